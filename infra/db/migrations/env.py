@@ -1,0 +1,21 @@
+"""Alembic environment: runs against the engine that ``infra.db.migrate`` hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from infra.db.models import Base
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through `linkage db upgrade` (infra.db.migrate)")
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()
