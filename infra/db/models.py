@@ -69,6 +69,16 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
+class SecretRow(Base):
+    """Generated secrets shared by every server of one database (e.g. the token signing key)."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class UserRow(Base):
     __tablename__ = "users"
 

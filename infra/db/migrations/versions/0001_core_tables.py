@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 from sqlalchemy.dialects import postgresql
 
 import infra.db.geometry
@@ -192,6 +191,13 @@ def upgrade() -> None:
     op.create_index(op.f("ix_tasks_agency"), "tasks", ["agency"], unique=False)
     op.create_index(op.f("ix_tasks_incident_id"), "tasks", ["incident_id"], unique=False)
     op.create_table(
+        "secrets",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("created_at", infra.db.types.UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_secrets")),
+    )
+    op.create_table(
         "users",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("username", sa.String(length=100), nullable=False),
@@ -226,6 +232,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("secrets")
     op.drop_table("users")
     op.drop_index(op.f("ix_tasks_incident_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_agency"), table_name="tasks")

@@ -1,0 +1,88 @@
+"""The embedded runtime's stream runner: the pipeline over the in-process bus.
+
+At start it re-drives whatever the intake ledger accepted but the pipeline never finished (the
+process may have stopped in between): that is what makes the memory bus safe to use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import select
+
+from infra.db.models import FeedReceiptRow
+from infra.runtime import Runtime
+from streams.runner import BatchProcessor
+
+log = logging.getLogger(__name__)
+_GROUP = "linkage-stream"
+_REDRIVE_PAGE = 1000
+
+
+class EmbeddedRunner:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.processor = BatchProcessor(runtime)
+        self._task: asyncio.Task[None] | None = None
+        self.idle = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.redrive()
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(self._run(ready), name="embedded-stream")
+        await ready.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def redrive(self) -> int:
+        """Process accepted-but-unprocessed ledger rows, oldest first. Returns how many."""
+        total = 0
+        previous: list[bytes] = []
+        while True:
+            values = await asyncio.to_thread(self._unprocessed_page)
+            if not values:
+                break
+            if values == previous:
+                log.error("re-drive made no progress (database writes failing?); giving up")
+                break
+            previous = values
+            await self.processor.handle(values)
+            total += len(values)
+        if total:
+            log.info("re-drove %d accepted events left unprocessed by an earlier run", total)
+        return total
+
+    def _unprocessed_page(self) -> list[bytes]:
+        import json
+
+        with self.runtime.sessions() as session:
+            rows = session.scalars(
+                select(FeedReceiptRow.record)
+                .where(FeedReceiptRow.processed_at.is_(None))
+                .order_by(FeedReceiptRow.received_at)
+                .limit(_REDRIVE_PAGE)
+            )
+            return [json.dumps(record, ensure_ascii=False).encode() for record in rows]
+
+    async def _run(self, ready: asyncio.Event) -> None:
+        bus = self.runtime.bus
+        subscription = bus.subscribe(bus.topics.raw, _GROUP)
+        first = asyncio.ensure_future(anext(subscription))
+        await asyncio.sleep(0)
+        ready.set()
+        batch = await first
+        while True:
+            self.idle.clear()
+            await self.processor.handle([record.value for record in batch])
+            pending = getattr(bus, "pending", None)
+            lag = pending(bus.topics.raw) if callable(pending) else 0
+            self.runtime.metrics.lag.set(lag)
+            if lag == 0:
+                self.idle.set()
+            batch = await anext(subscription)
