@@ -17,11 +17,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from command_center.intake.cap_mapping import warning_colour
 from command_center.intake.result import ParsedItem, ParseResult, Rejection
 from infra.errors import InvalidInput, PayloadTooLarge, ValidationFailed
 from streams.domain import Domain, Severity
 from streams.envelope import EventEnvelope
 from streams.schemas import validate_data
+from streams.schemas.common import COLOUR_LEVEL
 
 
 class FeatureRefused(Exception):
@@ -319,6 +321,17 @@ def _nws_item(feature: dict[str, Any]) -> ParsedItem:
         (Domain.FLOOD, "flood-warning") if flood else (Domain.WARNING, "weather-alert")
     )
     references = properties.get("references") or []
+    parameters = properties.get("parameters") or {}
+    colour = warning_colour(
+        [
+            (str(name), value)
+            for name, values in (parameters.items() if isinstance(parameters, dict) else ())
+            for value in (values if isinstance(values, list) else [values])
+            if isinstance(value, str)
+        ],
+        event,
+        properties.get("headline") if isinstance(properties.get("headline"), str) else None,
+    )
     data = {
         "id": source_id,
         "event": event,
@@ -344,7 +357,9 @@ def _nws_item(feature: dict[str, Any]) -> ParsedItem:
             else ref
             for ref in (references if isinstance(references, list) else [references])
         ],
-        "parameters": properties.get("parameters") or {},
+        "parameters": parameters,
+        "warning_colour": colour,
+        "level": None if colour is None else COLOUR_LEVEL[colour],
     }
     clean = validate_data(domain, event_type, _drop_none(data))
     envelope = _envelope(

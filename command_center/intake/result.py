@@ -55,3 +55,6 @@ class ParseResult:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def __getitem__(self, index: int) -> ParsedItem:
+        return self.items[index]

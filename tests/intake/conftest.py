@@ -28,7 +28,8 @@ def cap_example(name: str) -> bytes:
 
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Any attempt to open a connection fails the test: parsing must never fetch anything."""
+    """Python-level connections fail the test. libxml2 opens its own sockets, out of reach of
+    this patch: ``test_cap_hostile.test_libxml2_fetches_nothing`` covers that with a server."""
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError(f"network access attempted: {args!r}")

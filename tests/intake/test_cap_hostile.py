@@ -6,6 +6,9 @@ import codecs
 import contextlib
 import random
 import re
+import socket
+import threading
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -210,3 +213,48 @@ def mutated_texts(draw: st.DrawFn) -> bytes:
 def test_mutated_values_only_raise_linkage_errors(body: bytes) -> None:
     with contextlib.suppress(LinkageError):
         parse_cap(body, max_bytes=MAX_BYTES)
+
+
+def test_libxml2_fetches_nothing() -> None:
+    """Schema hints, XInclude and DTDs pointing at a live local server: it is never contacted."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/cap.xsd"
+    contacts: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            contacts.append(connection.recv(1000))
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    dsig = "http://www.w3.org/2000/09/xmldsig#"
+    xinclude = "http://www.w3.org/2001/XInclude"
+    bodies = [
+        ALERT_HEAD.replace("<alert ", f'<alert {xsi} xsi:schemaLocation="{CAP12} {url}" ')
+        + "</alert>",
+        ALERT_HEAD.replace("<alert ", f'<alert {xsi} xsi:noNamespaceSchemaLocation="{url}" ')
+        + "</alert>",
+        f'{ALERT_HEAD}<Signature xmlns="{dsig}" {xsi} xsi:schemaLocation="{dsig} {url}"/></alert>',
+        f'{ALERT_HEAD}<xi:include xmlns:xi="{xinclude}" href="{url}"/></alert>',
+        f'<!DOCTYPE alert SYSTEM "{url}">{ALERT_HEAD}</alert>',
+    ]
+    try:
+        for body in bodies:
+            with contextlib.suppress(LinkageError):
+                parse_cap(body.encode(), max_bytes=MAX_BYTES)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+    assert contacts == []

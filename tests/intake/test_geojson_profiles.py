@@ -140,6 +140,8 @@ def test_cedar_rapids_mapping_once_times_are_real() -> None:
         else:
             for lon, lat in envelope.geometry.coordinates[0]:
                 assert -98 < lon < -89 and 40 < lat < 44.5  # Iowa and around
+        # NWS grades by event name, not by colour; "Red Flag Warning" would not count either.
+        assert "warning_colour" not in envelope.data
     first = result.items[0].envelope
     assert first.occurred_at == datetime(2024, 5, 21, 19, 30, 48, tzinfo=UTC)  # onset, now-252 s
     assert first.data["parameters"]["maxHailSize"] == ["1.25"]
