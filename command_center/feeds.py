@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,10 +21,11 @@ from command_center.auth import AgencyPrincipal
 from infra.bus import BusRecord
 from infra.db.models import FeedReceiptRow
 from infra.db.upsert import insert_ignore
-from infra.errors import InvalidInput, PermissionDenied, ValidationFailed
+from infra.errors import InvalidInput, PayloadTooLarge, PermissionDenied, ValidationFailed
 from infra.runtime import Runtime
 from streams.domain import Domain, event_id_for, utcnow
 from streams.envelope import EventEnvelope, RawRecord
+from streams.schemas import validate_data
 
 # Events about nearby places share a partition (and so a worker and an order); ~11 km cells.
 _CELL_DEGREES = 0.1
@@ -35,9 +36,18 @@ class IntakeResult:
     accepted: int
     duplicates: int
     ids: list[str]
+    # Items of a multi-event document (CAP, GeoJSON) refused one by one, with reasons.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "ids": self.ids}
+        body: dict[str, Any] = {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "ids": self.ids,
+        }
+        if self.rejected:
+            body["rejected"] = self.rejected
+        return body
 
 
 def _refuse_constant(name: str) -> float:
@@ -64,24 +74,38 @@ def parse_json_body(body: bytes) -> list[dict[str, Any]]:
     return items
 
 
-def validate_envelopes(items: Sequence[dict[str, Any]]) -> list[EventEnvelope]:
-    envelopes: list[EventEnvelope] = []
+@dataclass(frozen=True, slots=True)
+class IntakeItem:
+    """One event to accept: its domain, its envelope and, for XML feeds, the source document."""
+
+    domain: Domain
+    envelope: EventEnvelope
+    original: str | None = None
+
+
+def validate_envelopes(domain: Domain, items: Sequence[dict[str, Any]]) -> list[IntakeItem]:
+    """Envelope and per-type ``data`` schema; all-or-nothing for JSON batches."""
+    accepted: list[IntakeItem] = []
     details: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         try:
-            envelopes.append(EventEnvelope.model_validate(item))
+            envelope = EventEnvelope.model_validate(item)
+            data = validate_data(domain, envelope.type, envelope.data)
+            accepted.append(IntakeItem(domain, envelope.model_copy(update={"data": data})))
         except ValidationError as exc:
             for error in exc.errors(include_url=False, include_input=False):
                 details.append(
                     {"loc": [index, *error["loc"]], "msg": error["msg"], "type": error["type"]}
                 )
+        except ValidationFailed as exc:
+            details.extend({**d, "loc": [index, *d.get("loc", [])]} for d in exc.details)
     if details:
+        bad = len({d["loc"][0] for d in details})
         raise ValidationFailed(
-            f"{len({d['loc'][0] for d in details})} of {len(items)} event(s) are invalid; "
-            "nothing was accepted",
+            f"{bad} of {len(items)} event(s) are invalid; nothing was accepted",
             details=details[:100],
         )
-    return envelopes
+    return accepted
 
 
 def partition_key(agency: str, envelope: EventEnvelope) -> bytes:
@@ -100,39 +124,61 @@ class FeedIntake:
         self.runtime = runtime
 
     async def accept(
-        self, principal: AgencyPrincipal, domain: Domain, envelopes: Sequence[EventEnvelope]
+        self,
+        principal: AgencyPrincipal,
+        items: Sequence[IntakeItem],
+        rejected: Sequence[dict[str, Any]] = (),
     ) -> IntakeResult:
-        if domain not in principal.domains:
-            raise PermissionDenied(
-                f"agency {principal.agency!r} may not push into {domain.value!r}; "
-                f"this key allows: {', '.join(sorted(d.value for d in principal.domains))}"
-            )
+        """Accept ``items``; each must lie in a domain the agency's key allows."""
         limit = self.runtime.settings.max_batch_events
-        if len(envelopes) > limit:
-            from infra.errors import PayloadTooLarge
-
-            raise PayloadTooLarge(f"{len(envelopes)} events in one request; at most {limit}")
+        if len(items) > limit:
+            raise PayloadTooLarge(f"{len(items)} events in one request; at most {limit}")
+        allowed = sorted(d.value for d in principal.domains)
+        refused = list(rejected)
+        permitted: list[IntakeItem] = []
+        for index, item in enumerate(items):
+            if item.domain in principal.domains:
+                permitted.append(item)
+            else:
+                refused.append(
+                    {
+                        "index": index,
+                        "source_id": item.envelope.source_id,
+                        "reason": f"maps to domain {item.domain.value!r}, which this key may "
+                        f"not push into (allowed: {', '.join(allowed)})",
+                    }
+                )
+        if items and not permitted:
+            domains = sorted({item.domain.value for item in items})
+            raise PermissionDenied(
+                f"agency {principal.agency!r} may not push into {', '.join(domains)}; "
+                f"this key allows: {', '.join(allowed)}"
+            )
         received_at = utcnow()
         ids: list[str] = []
         records: dict[str, RawRecord] = {}
-        for envelope in envelopes:
-            event_id = event_id_for(principal.agency, envelope.source_id)
+        for item in permitted:
+            event_id = event_id_for(principal.agency, item.envelope.source_id)
             ids.append(event_id)
             records.setdefault(
                 event_id,
                 RawRecord(
                     event_id=event_id,
                     agency=principal.agency,
-                    domain=domain,
+                    domain=item.domain,
                     received_at=received_at,
-                    envelope=envelope,
+                    envelope=item.envelope,
+                    original=item.original,
                 ),
             )
         fresh = await self._record_and_publish(list(records.values()))
+        fresh_ids = {record.event_id for record in fresh}
         metrics = self.runtime.metrics
-        metrics.events_in.labels(domain.value).inc(len(fresh))
-        metrics.events_duplicate.labels(domain.value).inc(len(ids) - len(fresh))
-        return IntakeResult(accepted=len(fresh), duplicates=len(ids) - len(fresh), ids=ids)
+        for event_id, item in zip(ids, permitted, strict=True):
+            counter = metrics.events_in if event_id in fresh_ids else metrics.events_duplicate
+            counter.labels(item.domain.value).inc()
+            fresh_ids.discard(event_id)  # a repeat inside the batch is a duplicate
+        return IntakeResult(len(fresh), len(ids) - len(fresh), ids, refused)
 
     async def _record_and_publish(self, records: list[RawRecord]) -> list[RawRecord]:
         session = self.runtime.sessions()

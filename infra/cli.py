@@ -145,9 +145,11 @@ def users_create(
 
 
 def _mount_subcommands() -> None:
+    from command_center.intake.cli import app as feed_app
     from gis.cli import app as geo_app
 
     app.add_typer(geo_app, name="geo", help="Geodata: divisions and layers.")
+    app.add_typer(feed_app, name="feed", help="Push feed files to a server.")
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ class Runtime:
     pubsub: PubSub
     geo: GeoService
     metrics: Metrics = field(default_factory=Metrics)
+    _started: bool = field(default=False, init=False)
 
     @classmethod
     def open(
@@ -62,12 +63,19 @@ class Runtime:
         )
 
     async def start(self) -> None:
+        """Connect bus and pub/sub; idempotent, so a CLI can fail fast before serving."""
+        if self._started:
+            return
         await self.bus.start()
         await self.pubsub.start()
+        self._started = True
 
     async def stop(self) -> None:
+        if not self._started:
+            return
         await self.pubsub.stop()
         await self.bus.stop()
+        self._started = False
 
     def close(self) -> None:
         self.engine.dispose()

@@ -26,6 +26,8 @@ async def run_server(
 
     runtime = await asyncio.to_thread(Runtime.open, settings)
     try:
+        # Connect before serving so an unreachable backend is one clear line, not a traceback.
+        await runtime.start()
         app = create_app(runtime, run_pipeline=pipeline)
         config = uvicorn.Config(
             app,

@@ -135,6 +135,9 @@ class StreamSettings(BaseSettings):
     # Events of one category closer than this and newer than the window join one incident.
     correlate_radius_m: float = Field(default=1000.0, gt=0)
     correlate_window_seconds: int = Field(default=6 * 3600, gt=0)
+    # Port of the worker's own Prometheus endpoint; 0 turns it off (several workers per host
+    # each need their own port).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 def load_settings() -> Settings:

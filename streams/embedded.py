@@ -26,7 +26,6 @@ class EmbeddedRunner:
         self.runtime = runtime
         self.processor = BatchProcessor(runtime)
         self._task: asyncio.Task[None] | None = None
-        self.idle = asyncio.Event()
 
     async def start(self) -> None:
         await self.redrive()
@@ -80,9 +79,4 @@ class EmbeddedRunner:
         while True:
             self.idle.clear()
             await self.processor.handle([record.value for record in batch])
-            pending = getattr(bus, "pending", None)
-            lag = pending(bus.topics.raw) if callable(pending) else 0
-            self.runtime.metrics.lag.set(lag)
-            if lag == 0:
-                self.idle.set()
             batch = await anext(subscription)

@@ -135,3 +135,5 @@ class RawRecord(BaseModel):
     domain: Domain
     received_at: datetime
     envelope: EventEnvelope
+    # The document the event was read from when it was not JSON (CAP XML), kept verbatim.
+    original: str | None = None

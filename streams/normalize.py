@@ -17,6 +17,7 @@ from gis.crs import to_wgs84
 from infra.errors import LinkageError
 from streams.domain import Event
 from streams.envelope import RawRecord
+from streams.schemas import validate_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ def normalize(records: list[RawRecord]) -> tuple[list[Event], list[Rejected]]:
     for record in records:
         envelope = record.envelope
         try:
+            # Agencies producing to Kafka bypass the HTTP validation: the same schema rules here.
+            data = validate_data(record.domain, envelope.type, envelope.data)
             geometry = None
             if envelope.geometry is not None:
                 geometry = to_wgs84(shape(envelope.geometry.model_dump()), envelope.crs)
@@ -74,7 +77,7 @@ def normalize(records: list[RawRecord]) -> tuple[list[Event], list[Rejected]]:
                 received_at=record.received_at,
                 geometry=geometry,
                 severity=envelope.severity,
-                attributes=dict(envelope.data),
+                attributes=data,
             )
         )
     return events, rejected

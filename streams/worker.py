@@ -23,6 +23,10 @@ def run_worker(settings: Settings, streams: StreamSettings | None = None) -> Non
     runtime = Runtime.open(settings, streams)
     app = make_app(settings, streams)
     register_agents(app, make_topics(app, streams), runtime)
+    if streams.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(streams.metrics_port, addr=settings.host, registry=runtime.metrics.registry)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
     try:
         Worker(app, loglevel=level).execute_from_commandline()

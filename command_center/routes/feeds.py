@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from command_center.deps import AgencyDep, RuntimeDep
-from command_center.feeds import FeedIntake, parse_json_body, validate_envelopes
-from infra.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
+from command_center.feeds import FeedIntake, IntakeItem, parse_json_body, validate_envelopes
+from command_center.intake import PROFILES, ParseResult, parse_cap, parse_geojson
+from infra.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from streams.schemas import validate_data
 from streams.domain import Domain
 
 router = APIRouter(prefix="/api/v1/feeds", tags=["feeds"])
 
-_JSON_TYPES = {"application/json", "application/x-ndjson", ""}
+_JSON_TYPES = {"application/json", ""}
+_CAP_TYPES = {"application/cap+xml", "application/xml", "text/xml", "application/atom+xml"}
+_GEOJSON_TYPES = {"application/geo+json"}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -49,6 +54,8 @@ def _domain(value: str) -> Domain:
         "requestBody": {
             "required": True,
             "content": {
+                "application/cap+xml": {"schema": {"type": "string"}},
+                "application/geo+json": {"schema": {"type": "object"}},
                 "application/json": {
                     "schema": {
                         "oneOf": [
@@ -59,7 +66,7 @@ def _domain(value: str) -> Domain:
                             },
                         ]
                     }
-                }
+                },
             },
         }
     },
@@ -80,14 +87,57 @@ async def push_events(
     runtime: RuntimeDep,
     agency: AgencyDep,
     domain: Annotated[str, Path(description="incident, flood, health, safety, warning, resource")],
+    profile: Annotated[
+        str | None,
+        Query(description="GeoJSON mapping profile: " + ", ".join(sorted(PROFILES))),
+    ] = None,
 ) -> JSONResponse:
     feed_domain = _domain(domain)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in _JSON_TYPES:
+    limit = runtime.settings.max_body_bytes
+    if content_type in _JSON_TYPES:
+        body = await read_body(request, limit)
+        items = validate_envelopes(feed_domain, parse_json_body(body))
+        rejected: list[dict[str, Any]] = []
+    elif content_type in _CAP_TYPES or content_type in _GEOJSON_TYPES:
+        body = await read_body(request, limit)
+        if content_type in _GEOJSON_TYPES:
+            if not profile:
+                raise ValidationFailed(
+                    "GeoJSON needs ?profile= naming its mapping; profiles: "
+                    + ", ".join(sorted(PROFILES)),
+                    details=[{"loc": ["query", "profile"], "msg": "required for GeoJSON"}],
+                )
+            parsed = await asyncio.to_thread(parse_geojson, body, profile, max_bytes=limit)
+        else:
+            parsed = await asyncio.to_thread(parse_cap, body, max_bytes=limit)
+        items, rejected = _validated(parsed)
+    else:
         raise UnsupportedMediaType(
-            f"content type {content_type!r} is not accepted; send application/json"
+            f"content type {content_type!r} is not accepted; send application/json, "
+            "application/cap+xml or application/geo+json"
         )
-    body = await read_body(request, runtime.settings.max_body_bytes)
-    envelopes = validate_envelopes(parse_json_body(body))
-    result = await FeedIntake(runtime).accept(agency, feed_domain, envelopes)
+    result = await FeedIntake(runtime).accept(agency, items, rejected)
     return JSONResponse(result.to_json(), status_code=202)
+
+
+def _validated(parsed: ParseResult) -> tuple[list[IntakeItem], list[dict[str, Any]]]:
+    """Items of a multi-event document pass or fail one by one; none passing is a 422."""
+    items: list[IntakeItem] = []
+    rejected = [rejection.to_json() for rejection in parsed.rejected]
+    for index, item in enumerate(parsed.items):
+        try:
+            data = validate_data(item.domain, item.envelope.type, item.envelope.data)
+        except ValidationFailed as exc:
+            rejected.append(
+                {"index": index, "source_id": item.envelope.source_id, "reason": exc.message}
+            )
+            continue
+        envelope = item.envelope.model_copy(update={"data": data})
+        items.append(IntakeItem(item.domain, envelope, item.original))
+    if not items:
+        raise ValidationFailed(
+            "no event in the document could be accepted",
+            details=[{"loc": [r.get("index")], "msg": r.get("reason", "")} for r in rejected][:100],
+        )
+    return items, rejected

@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from command_center.deps import RuntimeDep
 from infra.bus.base import BackendHealth
+from infra.db.models import FeedReceiptRow
 from infra.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
@@ -45,4 +46,13 @@ async def healthz(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(runtime: RuntimeDep) -> Response:
+    # Lag is read from the intake ledger, so every server reports the same truth in both
+    # runtimes: accepted events the pipeline has not finished.
+    with runtime.sessions() as session:
+        unprocessed = session.scalar(
+            select(func.count()).select_from(FeedReceiptRow).where(
+                FeedReceiptRow.processed_at.is_(None)
+            )
+        )
+    runtime.metrics.lag.set(unprocessed or 0)
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

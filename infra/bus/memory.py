@@ -55,11 +55,5 @@ class MemoryBus:
                 batch.append(queue.get_nowait())
             yield batch
 
-    def pending(self, topic: str) -> int:
-        """Records waiting in every group of ``topic`` (the embedded runtime's lag)."""
-        return sum(queue.qsize() for queue in self._groups.get(topic, {}).values()) + len(
-            self._backlog.get(topic, [])
-        )
-
     async def health(self) -> BackendHealth:
         return BackendHealth(self._running, "memory", "" if self._running else "stopped")

@@ -1,0 +1,3 @@
+"""Shared test configuration: services come only through the fixture layer in tests/services.py."""
+
+pytest_plugins = ["tests.services"]
