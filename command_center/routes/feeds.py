@@ -12,8 +12,8 @@ from command_center.deps import AgencyDep, RuntimeDep
 from command_center.feeds import FeedIntake, IntakeItem, parse_json_body, validate_envelopes
 from command_center.intake import PROFILES, ParseResult, parse_cap, parse_geojson
 from infra.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from streams.schemas import validate_data
 from streams.domain import Domain
+from streams.schemas import validate_data
 
 router = APIRouter(prefix="/api/v1/feeds", tags=["feeds"])
 
