@@ -376,6 +376,8 @@ pg_create_cluster() {
         say "the postgres user cannot reach $STATE_DIR; keeping the cluster in $dir"
         mkdir -p "$(dirname "$dir")"
         ln -sfn "$dir" "$STATE_DIR/postgres"
+        # Left there by an earlier state directory at the same path: use it again.
+        [[ ! -f $dir/data/PG_VERSION ]] || return 0
     fi
     mkdir -p "$dir"
     chmod 700 "$dir"
