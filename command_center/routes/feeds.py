@@ -11,7 +11,13 @@ from fastapi.responses import JSONResponse
 from command_center.deps import AgencyDep, RuntimeDep
 from command_center.feeds import FeedIntake, IntakeItem, parse_json_body, validate_envelopes
 from command_center.intake import PROFILES, ParseResult, parse_cap, parse_geojson
-from infra.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from infra.errors import (
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from streams.domain import Domain
 from streams.schemas import validate_data
 
@@ -96,6 +102,13 @@ async def push_events(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     limit = runtime.settings.max_body_bytes
     if content_type in _JSON_TYPES:
+        if feed_domain not in agency.domains:
+            # Refuse before reading the body: the key decides, not the payload.
+            allowed = ", ".join(sorted(d.value for d in agency.domains))
+            raise PermissionDenied(
+                f"agency {agency.agency!r} may not push into {feed_domain.value!r}; "
+                f"this key allows: {allowed}"
+            )
         body = await read_body(request, limit)
         items = validate_envelopes(feed_domain, parse_json_body(body))
         rejected: list[dict[str, Any]] = []
