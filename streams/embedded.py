@@ -77,6 +77,5 @@ class EmbeddedRunner:
         ready.set()
         batch = await first
         while True:
-            self.idle.clear()
             await self.processor.handle([record.value for record in batch])
             batch = await anext(subscription)

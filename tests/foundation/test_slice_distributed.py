@@ -77,8 +77,16 @@ def test_event_travels_kafka_postgis_redis_to_every_console(
     upgraded = linkage("db", "upgrade", env=env)
     assert "0001" in upgraded.stdout or "head" in upgraded.stdout or upgraded.stdout
     key = linkage("keys", "create", "fire", env=env).stdout.strip().splitlines()[-1]
-    linkage("users", "create", "op", "--role", "operator", "--password-stdin", env=env,
-            stdin="correct horse battery\n")
+    linkage(
+        "users",
+        "create",
+        "op",
+        "--role",
+        "operator",
+        "--password-stdin",
+        env=env,
+        stdin="correct horse battery\n",
+    )
 
     ports = [free_port(), free_port()]
     logs = [tmp_path / "serve-a.log", tmp_path / "serve-b.log", tmp_path / "worker.log"]
@@ -94,7 +102,8 @@ def test_event_travels_kafka_postgis_redis_to_every_console(
         assert health["bus"]["backend"] == "kafka" and health["pubsub"]["backend"] == "redis"
         assert health["database"]["backend"] == "postgresql"
         token = httpx.post(
-            f"{urls[0]}/api/v1/auth/token", data={"username": "op", "password": "correct horse battery"}
+            f"{urls[0]}/api/v1/auth/token",
+            data={"username": "op", "password": "correct horse battery"},
         ).json()["access_token"]
         try:
             first, deltas, again = asyncio.run(_post_and_watch(urls, key, token))
@@ -150,8 +159,13 @@ def test_a_second_call_nearby_updates_the_same_incident_in_postgis(
             envelope["geometry"]["coordinates"] = [lon, 38.874]
             envelope["data"]["category"] = "collapse"
             record = RawRecord.model_validate(
-                {"event_id": str(uuid.uuid4()), "agency": "fire", "domain": "incident",
-                 "received_at": "2023-07-31T08:13:00+08:00", "envelope": envelope}
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "agency": "fire",
+                    "domain": "incident",
+                    "received_at": "2023-07-31T08:13:00+08:00",
+                    "envelope": envelope,
+                }
             )
             results.append(pipeline.process([record.model_dump_json().encode()]))
         first, second = (r.console[0].payload for r in results)

@@ -16,8 +16,16 @@ from infra.settings import Settings
 from tests.processes import REPO, background, free_port, linkage, wait_healthy
 
 CORE_TABLES = {
-    "agencies", "api_keys", "users", "secrets", "feed_receipts", "events", "incidents", "tasks",
-    "console_changes", "dead_letters",
+    "agencies",
+    "api_keys",
+    "users",
+    "secrets",
+    "feed_receipts",
+    "events",
+    "incidents",
+    "tasks",
+    "console_changes",
+    "dead_letters",
 }
 
 
@@ -63,11 +71,20 @@ def test_migrations_apply_from_empty_on_postgis(postgis_url: str, tmp_path: Path
         linkage("db", "upgrade", env={"LINKAGE_DATABASE_URL": f"{base}/{name}"})
         engine = create_engine(f"{base}/{name}")
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT extname FROM pg_extension WHERE extname = 'postgis'")).scalar_one() == "postgis"
+            assert (
+                connection.execute(
+                    text("SELECT extname FROM pg_extension WHERE extname = 'postgis'")
+                ).scalar_one()
+                == "postgis"
+            )
             assert CORE_TABLES <= set(inspect(connection).get_table_names())
-            kinds = connection.execute(
-                text("SELECT type FROM geometry_columns WHERE f_table_name = 'events'")
-            ).scalars().all()
+            kinds = (
+                connection.execute(
+                    text("SELECT type FROM geometry_columns WHERE f_table_name = 'events'")
+                )
+                .scalars()
+                .all()
+            )
             indexes = connection.execute(
                 text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_geometry'")
             ).scalar_one()
@@ -108,8 +125,11 @@ def test_unreachable_broker_fails_fast(tmp_path: Path) -> None:
     port = free_port()
     result = subprocess.run(
         [sys.executable, "-m", "infra.cli", "serve", "--port", str(port)],
-        env={"PATH": "/usr/bin:/bin", "LINKAGE_DATA_DIR": str(tmp_path),
-             "LINKAGE_BUS_URL": f"kafka://127.0.0.1:{free_port()}"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "LINKAGE_DATA_DIR": str(tmp_path),
+            "LINKAGE_BUS_URL": f"kafka://127.0.0.1:{free_port()}",
+        },
         capture_output=True,
         text=True,
         timeout=60,
