@@ -105,7 +105,8 @@ def verify_key(session: Session, key: str | None) -> AgencyPrincipal:
     if not key:
         raise AuthenticationFailed("missing X-API-Key header")
     row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest(key)))
-    if row is None or row.revoked_at is not None:
+    # A rotated key carries its end in revoked_at (the grace period): valid until then.
+    if row is None or (row.revoked_at is not None and row.revoked_at <= utcnow()):
         raise AuthenticationFailed("invalid or revoked API key")
     return AgencyPrincipal(row.agency, frozenset(Domain(d) for d in row.domains), row.id)
 

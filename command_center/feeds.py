@@ -8,24 +8,43 @@ A retry of the same (agency, source_id) is answered as a duplicate with the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from shapely.errors import ShapelyError
+from shapely.geometry import shape
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from command_center.auth import AgencyPrincipal
+from command_center.auth import AgencyPrincipal, create_key
+from gis.crs import to_wgs84
 from infra.bus import BusRecord
-from infra.db.models import FeedReceiptRow
+from infra.db.models import ApiKeyRow, FeedReceiptRow
 from infra.db.upsert import insert_ignore
-from infra.errors import InvalidInput, PayloadTooLarge, PermissionDenied, ValidationFailed
+from infra.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from infra.runtime import Runtime
 from streams.domain import Domain, event_id_for, utcnow
 from streams.envelope import EventEnvelope, RawRecord
 from streams.schemas import validate_data
+
+log = logging.getLogger(__name__)
 
 # Events about nearby places share a partition (and so a worker and an order); ~11 km cells.
 _CELL_DEGREES = 0.1
@@ -90,6 +109,7 @@ def validate_envelopes(domain: Domain, items: Sequence[dict[str, Any]]) -> list[
     for index, item in enumerate(items):
         try:
             envelope = EventEnvelope.model_validate(item)
+            check_coordinates(envelope)
             data = validate_data(domain, envelope.type, envelope.data)
             accepted.append(IntakeItem(domain, envelope.model_copy(update={"data": data})))
         except ValidationError as exc:
@@ -106,6 +126,21 @@ def validate_envelopes(domain: Domain, items: Sequence[dict[str, Any]]) -> list[
             details=details[:100],
         )
     return accepted
+
+
+def check_coordinates(envelope: EventEnvelope) -> None:
+    """Refuse at the door what normalize could never place: unknown CRS, off-Earth results."""
+    if envelope.geometry is None:
+        return
+    try:
+        to_wgs84(shape(envelope.geometry.model_dump()), envelope.crs)
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            exc.message, details=[{"loc": ["geometry"], "msg": exc.message}]
+        ) from None
+    except (ValueError, ShapelyError) as exc:
+        message = f"geometry cannot be read: {exc}"
+        raise ValidationFailed(message, details=[{"loc": ["geometry"], "msg": message}]) from None
 
 
 def partition_key(agency: str, envelope: EventEnvelope) -> bytes:
@@ -199,11 +234,21 @@ class FeedIntake:
                 )
             await asyncio.to_thread(session.commit)
             return fresh
-        except BaseException:
-            await asyncio.to_thread(session.rollback)
+        except BaseException as exc:
+            # The connection may be the thing that broke: a failing rollback must not hide why.
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(session.rollback)
+            if isinstance(exc, Exception) and database_unavailable(exc):
+                log.warning("intake ledger unavailable: %s", _first_line(exc))
+                raise ServiceUnavailable(
+                    "the intake ledger (database) is unavailable; nothing was accepted, "
+                    "retry later",
+                    retry_after=5,
+                ) from None
             raise
         finally:
-            await asyncio.to_thread(session.close)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(session.close)
 
     @staticmethod
     def _insert_receipts(session: Session, records: list[RawRecord]) -> list[str]:
@@ -225,3 +270,84 @@ class FeedIntake:
             conflict=("agency", "source_id"),
             returning="event_id",
         )
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """Whether ``exc`` means the database cannot be reached now (503), not a bug in a query."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _first_line(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- agency keys: listing and rotation (creation and verification live in auth) -------------
+
+
+def key_json(row: ApiKeyRow) -> dict[str, Any]:
+    """A key as admins see it: never the key, only its id and prefix."""
+    now = utcnow()
+    if row.revoked_at is None:
+        state = "active"
+    elif row.revoked_at > now:
+        state = "expiring"  # rotated, still honoured until revoked_at
+    else:
+        state = "revoked"
+    return {
+        "id": row.id,
+        "agency": row.agency,
+        "prefix": row.prefix,
+        "domains": list(row.domains),
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": None if row.revoked_at is None else row.revoked_at.isoformat(),
+        "state": state,
+    }
+
+
+def list_keys(session: Session, agency: str | None = None) -> list[ApiKeyRow]:
+    statement = select(ApiKeyRow).order_by(ApiKeyRow.agency, ApiKeyRow.created_at, ApiKeyRow.id)
+    if agency is not None:
+        statement = statement.where(ApiKeyRow.agency == agency)
+    return list(session.scalars(statement))
+
+
+def _key(session: Session, key_id: str) -> ApiKeyRow:
+    row = session.get(ApiKeyRow, key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id!r}")
+    return row
+
+
+def revoke_now(session: Session, key_id: str) -> ApiKeyRow:
+    """Revoke at once, cutting short the grace period of a rotated key; idempotent."""
+    row = _key(session, key_id)
+    now = utcnow()
+    if row.revoked_at is None or row.revoked_at > now:
+        row.revoked_at = now
+    return row
+
+
+def rotate_key(
+    session: Session, key_id: str, grace_seconds: int = 0
+) -> tuple[str, ApiKeyRow, ApiKeyRow]:
+    """A new key for the same agency and domains; the old one stops working after the grace
+    period, so that an agency can deploy the new key without a gap. Returns (key, new, old)."""
+    if grace_seconds < 0:
+        raise ValidationFailed(
+            "grace period must be zero or more seconds",
+            details=[{"loc": ["grace_seconds"], "msg": "must be >= 0"}],
+        )
+    old = _key(session, key_id)
+    now = utcnow()
+    if old.revoked_at is not None and old.revoked_at <= now:
+        raise Conflict(f"API key {key_id!r} is revoked; create a new key instead")
+    key, new = create_key(session, old.agency, [Domain(d) for d in old.domains])
+    expiry = now + timedelta(seconds=grace_seconds)
+    # Rotating twice never lengthens the old key's life.
+    old.revoked_at = expiry if old.revoked_at is None else min(old.revoked_at, expiry)
+    session.flush()
+    return key, new, old

@@ -111,14 +111,64 @@ def keys_create(
     typer.echo(key)
 
 
+@keys_app.command("list")
+def keys_list(
+    agency: Annotated[str | None, typer.Option(help="Only this agency's keys.")] = None,
+) -> None:
+    """List keys: id, agency, prefix, domains, created, revoked (never the key itself)."""
+    from command_center.feeds import key_json, list_keys
+
+    with _sessions()() as session:
+        keys = [key_json(row) for row in list_keys(session, agency)]
+    header = ("ID", "AGENCY", "PREFIX", "DOMAINS", "CREATED", "REVOKED")
+    rows = [
+        (
+            k["id"],
+            k["agency"],
+            k["prefix"],
+            ",".join(k["domains"]),
+            k["created_at"][:19] + "Z",
+            "-"
+            if k["revoked_at"] is None
+            else k["revoked_at"][:19] + "Z" + (" (grace)" if k["state"] == "expiring" else ""),
+        )
+        for k in keys
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo("  ".join(cells).rstrip())
+
+
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
-    """Revoke an API key by its id (takes effect within seconds on every server)."""
-    from command_center.auth import revoke_key
+    """Revoke an API key by its id now (takes effect within seconds on every server)."""
+    from command_center.feeds import revoke_now
 
     with _sessions()() as session, session.begin():
-        revoke_key(session, key_id)
+        revoke_now(session, key_id)
     typer.echo(f"revoked {key_id}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: str,
+    grace_seconds: Annotated[
+        int, typer.Option(min=0, help="Seconds the old key keeps working (default: none).")
+    ] = 0,
+) -> None:
+    """Replace a key with a new one (same agency and domains), printed alone on the last line;
+    the old key stops working after the grace period."""
+    from command_center.feeds import rotate_key
+
+    with _sessions()() as session, session.begin():
+        key, new, old = rotate_key(session, key_id, grace_seconds)
+        assert old.revoked_at is not None
+        typer.echo(
+            f"key {new.id} replaces {old.id} for {new.agency}, domains: {', '.join(new.domains)}; "
+            f"the old key works until {old.revoked_at.isoformat()}"
+        )
+    typer.echo(key)
 
 
 @users_app.command("create")

@@ -3,42 +3,103 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from command_center.deps import AgencyDep, RuntimeDep
-from command_center.feeds import FeedIntake, IntakeItem, parse_json_body, validate_envelopes
+from command_center.auth import AgencyPrincipal
+from command_center.deps import RuntimeDep, get_agency
+from command_center.feeds import (
+    FeedIntake,
+    IntakeItem,
+    database_unavailable,
+    parse_json_body,
+    validate_envelopes,
+)
 from command_center.intake import PROFILES, ParseResult, parse_cap, parse_geojson
+from command_center.ratelimit import IntakeLimits, MemoryRateLimiter, RateLimiter, make_limiter
 from infra.errors import (
+    InvalidInput,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from streams.domain import Domain
 from streams.schemas import validate_data
 
-router = APIRouter(prefix="/api/v1/feeds", tags=["feeds"])
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The rate limiter lives as long as the app (its Redis connection is closed on the way out).
+    Tests may preset ``app.state.intake_limits``; otherwise ``LINKAGE_INTAKE_*`` decides."""
+    runtime = app.state.runtime
+    limits: IntakeLimits | None = getattr(app.state, "intake_limits", None)
+    limiter = make_limiter(runtime.settings, limits)
+    app.state.intake_limiter = limiter
+    try:
+        yield
+    finally:
+        await limiter.close()
+
+
+router = APIRouter(prefix="/api/v1/feeds", tags=["feeds"], lifespan=_lifespan)
 
 _JSON_TYPES = {"application/json", ""}
 _CAP_TYPES = {"application/cap+xml", "application/xml", "text/xml", "application/atom+xml"}
 _GEOJSON_TYPES = {"application/geo+json"}
 
 
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(request.app.state, "intake_limiter", None)
+    if limiter is None:  # an app used without its lifespan (no server): limit in-process
+        limits = getattr(request.app.state, "intake_limits", None) or IntakeLimits()
+        limiter = request.app.state.intake_limiter = MemoryRateLimiter(limits)
+    return limiter
+
+
+def feed_agency(
+    request: Request,
+    runtime: RuntimeDep,
+    x_api_key: Annotated[str | None, Header(description="The agency's API key")] = None,
+) -> AgencyPrincipal:
+    """The calling agency, from its key alone; a database outage is a 503, not a 500."""
+    try:
+        return get_agency(request, runtime, x_api_key)
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise ServiceUnavailable(
+                "cannot check the API key: the database is unavailable; retry later",
+                retry_after=5,
+            ) from None
+        raise
+
+
+FeedAgency = Annotated[AgencyPrincipal, Depends(feed_agency)]
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes ``limit`` bytes (declared or streamed)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes; at most {limit} are accepted")
+        raise PayloadTooLarge(
+            f"request body of {declared} bytes; at most {limit} are accepted",
+            details=[{"loc": ["body"], "msg": f"at most {limit} bytes"}],
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"request body over {limit} bytes")
+            raise PayloadTooLarge(
+                f"request body over {limit} bytes",
+                details=[{"loc": ["body"], "msg": f"at most {limit} bytes"}],
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -48,13 +109,22 @@ def _domain(value: str) -> Domain:
         return Domain(value)
     except ValueError:
         known = ", ".join(d.value for d in Domain)
-        raise NotFound(f"unknown feed domain {value!r}; domains: {known}") from None
+        raise NotFound(
+            f"unknown feed domain {value!r}; domains: {known}",
+            details=[{"loc": ["path", "domain"], "msg": f"one of {known}"}],
+        ) from None
 
 
 @router.post(
     "/{domain}",
     status_code=202,
     summary="Push one event or a batch of events",
+    description=(
+        "The agency is the one of the `X-API-Key`; the body never names it. JSON bodies are one "
+        "`EventEnvelope` or an array of them (all-or-nothing); CAP and GeoJSON documents are "
+        "accepted item by item, refused items listed in `rejected`. Retrying the same "
+        "`source_id` is answered as a duplicate with the same id."
+    ),
     # The body is read by hand (size limit first, several formats), so it is documented here.
     openapi_extra={
         "requestBody": {
@@ -85,13 +155,14 @@ def _domain(value: str) -> Domain:
         413: {"description": "Body or batch too large"},
         415: {"description": "Unsupported content type"},
         422: {"description": "Schema errors, with the failing fields"},
+        429: {"description": "Over the agency's rate (counted in events); see Retry-After"},
         503: {"description": "Bus or database unavailable; retry after Retry-After"},
     },
 )
 async def push_events(
     request: Request,
     runtime: RuntimeDep,
-    agency: AgencyDep,
+    agency: FeedAgency,
     domain: Annotated[str, Path(description="incident, flood, health, safety, warning, resource")],
     profile: Annotated[
         str | None,
@@ -100,38 +171,58 @@ async def push_events(
 ) -> JSONResponse:
     feed_domain = _domain(domain)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    limit = runtime.settings.max_body_bytes
+    limiter = _limiter(request)
+    try:
+        items, rejected = await _read_items(
+            request, runtime.settings.max_body_bytes, feed_domain, content_type, agency, profile
+        )
+    except (InvalidInput, ValidationFailed, PayloadTooLarge):
+        # Refused requests cost one event, so that a broken client cannot flood us either.
+        await limiter.take(agency.agency, 1)
+        raise
+    await limiter.take(agency.agency, max(1, len(items) + len(rejected)))
+    result = await FeedIntake(runtime).accept(agency, items, rejected)
+    return JSONResponse(result.to_json(), status_code=202)
+
+
+async def _read_items(
+    request: Request,
+    limit: int,
+    feed_domain: Domain,
+    content_type: str,
+    agency: AgencyPrincipal,
+    profile: str | None,
+) -> tuple[list[IntakeItem], list[dict[str, Any]]]:
     if content_type in _JSON_TYPES:
         if feed_domain not in agency.domains:
-            # Refuse before reading the body: the key decides, not the payload.
+            # Refuse before reading the body: the key decides, not the payload. (CAP documents
+            # posted to one path map to several domains, so they are checked item by item.)
             allowed = ", ".join(sorted(d.value for d in agency.domains))
             raise PermissionDenied(
                 f"agency {agency.agency!r} may not push into {feed_domain.value!r}; "
-                f"this key allows: {allowed}"
+                f"this key allows: {allowed}",
+                details=[{"loc": ["path", "domain"], "msg": f"this key allows: {allowed}"}],
             )
         body = await read_body(request, limit)
-        items = validate_envelopes(feed_domain, parse_json_body(body))
-        rejected: list[dict[str, Any]] = []
-    elif content_type in _CAP_TYPES or content_type in _GEOJSON_TYPES:
+        return validate_envelopes(feed_domain, parse_json_body(body)), []
+    if content_type in _GEOJSON_TYPES:
+        if not profile:
+            raise ValidationFailed(
+                "GeoJSON needs ?profile= naming its mapping; profiles: "
+                + ", ".join(sorted(PROFILES)),
+                details=[{"loc": ["query", "profile"], "msg": "required for GeoJSON"}],
+            )
         body = await read_body(request, limit)
-        if content_type in _GEOJSON_TYPES:
-            if not profile:
-                raise ValidationFailed(
-                    "GeoJSON needs ?profile= naming its mapping; profiles: "
-                    + ", ".join(sorted(PROFILES)),
-                    details=[{"loc": ["query", "profile"], "msg": "required for GeoJSON"}],
-                )
-            parsed = await asyncio.to_thread(parse_geojson, body, profile, max_bytes=limit)
-        else:
-            parsed = await asyncio.to_thread(parse_cap, body, max_bytes=limit)
-        items, rejected = _validated(parsed)
-    else:
-        raise UnsupportedMediaType(
-            f"content type {content_type!r} is not accepted; send application/json, "
-            "application/cap+xml or application/geo+json"
-        )
-    result = await FeedIntake(runtime).accept(agency, items, rejected)
-    return JSONResponse(result.to_json(), status_code=202)
+        parsed = await asyncio.to_thread(parse_geojson, body, profile, max_bytes=limit)
+        return _validated(parsed)
+    if content_type in _CAP_TYPES:
+        body = await read_body(request, limit)
+        return _validated(await asyncio.to_thread(parse_cap, body, max_bytes=limit))
+    raise UnsupportedMediaType(
+        f"content type {content_type!r} is not accepted; send application/json, "
+        "application/cap+xml or application/geo+json",
+        details=[{"loc": ["header", "content-type"], "msg": "unsupported media type"}],
+    )
 
 
 def _validated(parsed: ParseResult) -> tuple[list[IntakeItem], list[dict[str, Any]]]:
@@ -151,6 +242,13 @@ def _validated(parsed: ParseResult) -> tuple[list[IntakeItem], list[dict[str, An
     if not items:
         raise ValidationFailed(
             "no event in the document could be accepted",
-            details=[{"loc": [r.get("index")], "msg": r.get("reason", "")} for r in rejected][:100],
+            details=[
+                {
+                    "loc": [r.get("index")],
+                    "msg": r.get("reason", ""),
+                    "source_id": r.get("source_id"),
+                }
+                for r in rejected
+            ][:100],
         )
     return items, rejected
