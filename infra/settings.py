@@ -135,6 +135,11 @@ class StreamSettings(BaseSettings):
     # Events of one category closer than this and newer than the window join one incident.
     correlate_radius_m: float = Field(default=1000.0, gt=0)
     correlate_window_seconds: int = Field(default=6 * 3600, gt=0)
+    # Consumer-group timing. Tansu holds a group's first join for half the session timeout
+    # (measured: 30 s with faust's 60 s default), so a short session means a fast start; raise
+    # both when workers are slow to rejoin under load.
+    session_timeout_seconds: float = Field(default=10.0, gt=0)
+    rebalance_timeout_seconds: float = Field(default=10.0, gt=0)
     # Port of the worker's own Prometheus endpoint; 0 turns it off (several workers per host
     # each need their own port).
     metrics_port: int = Field(default=0, ge=0, le=65535)

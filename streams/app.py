@@ -40,6 +40,8 @@ def make_app(settings: Settings, streams: StreamSettings) -> faust.App:
         broker_max_poll_records=streams.batch_max,
         producer_linger=0.005,
         broker_commit_interval=1.0,
+        broker_rebalance_timeout=streams.rebalance_timeout_seconds,
+        broker_session_timeout=streams.session_timeout_seconds,
     )
 
 
