@@ -12,6 +12,7 @@ import logging
 
 from sqlalchemy import select
 
+from infra.bus.base import BackendHealth
 from infra.db.models import FeedReceiptRow
 from infra.runtime import Runtime
 from streams.runner import BatchProcessor
@@ -77,5 +78,20 @@ class EmbeddedRunner:
         ready.set()
         batch = await first
         while True:
-            await self.processor.handle([record.value for record in batch])
+            try:
+                await self.processor.handle([record.value for record in batch])
+            except Exception:
+                # Even dead-lettering failed (the database is down?). The ledger still holds
+                # the batch as unprocessed: wait, then catch up from it.
+                self.runtime.metrics.errors.labels("runner").inc()
+                log.exception("pipeline batch could not be stored; catching up from the ledger")
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(Exception):
+                    await self.redrive()
             batch = await anext(subscription)
+
+    async def health(self) -> BackendHealth:
+        task = self._task
+        if task is None or task.done():
+            return BackendHealth(False, "embedded-pipeline", "not running")
+        return BackendHealth(True, "embedded-pipeline")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select, text
@@ -30,7 +30,7 @@ def _database_health(runtime: Runtime) -> BackendHealth:
 
 
 @router.get("/healthz", summary="Liveness and each backend's state")
-async def healthz(runtime: RuntimeDep) -> JSONResponse:
+async def healthz(request: Request, runtime: RuntimeDep) -> JSONResponse:
     database, bus, pubsub = await asyncio.gather(
         asyncio.to_thread(_database_health, runtime), runtime.bus.health(), runtime.pubsub.health()
     )
@@ -39,6 +39,9 @@ async def healthz(runtime: RuntimeDep) -> JSONResponse:
         "bus": bus.to_json(),
         "pubsub": pubsub.to_json(),
     }
+    runner = getattr(request.app.state, "runner", None)
+    if runner is not None:
+        checks["pipeline"] = (await runner.health()).to_json()
     ok = all(check["ok"] for check in checks.values())
     body = {"status": "ok" if ok else "degraded", "checks": checks}
     return JSONResponse(body, status_code=200 if ok else 503)
