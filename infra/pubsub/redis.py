@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -65,7 +65,8 @@ class RedisPubSub:
             if not answer:
                 continue
             batch: list[dict[str, Any]] = []
-            streams: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] = answer
+            # decode_responses=False: a list of (stream, [(id, {field: value})]) in bytes.
+            streams = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], answer)
             for _stream, entries in streams:
                 for entry_id, fields in entries:
                     last_id = entry_id
