@@ -19,7 +19,7 @@ import pytest
 
 from command_center.auth import create_user
 from tests.console.conftest import LiveServer
-from tests.support import DESIGN_EXAMPLE, make_key
+from tests.support import DESIGN_EXAMPLE, make_key, make_token
 
 pytestmark = pytest.mark.browser
 
@@ -185,3 +185,42 @@ def test_operator_sees_a_call_live_and_opens_it(
     assert watch.errors == []
     assert watch.external == [], "the console must work on an isolated network"
     assert watch.failed == []
+
+
+def test_token_link_and_a_map_without_geo_layers(
+    live_server: LiveServer, browser: Any, tmp_path: Path
+) -> None:
+    """The demo's #token= link signs in; failing geo layers leave a notice, not a broken console."""
+    runtime, base = live_server.runtime, live_server.base_url
+    token = make_token(runtime)
+    key = make_key(runtime, "fire")
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    watch = PageWatch(page, base)
+    page.set_default_timeout(8000)
+    page.route("**/api/v1/geo/layers/**", lambda route: route.fulfill(status=503, body="down"))
+
+    page.goto(f"{base}/console/#token={token}")
+    page.wait_for_selector("#conn[data-state='open']")
+    assert "token" not in page.evaluate("location.href"), "the token leaves the address bar"
+    assert page.locator("#sign-in").is_hidden()
+    notice = page.locator("#map-notice")
+    notice.wait_for(state="visible")
+    assert "底图暂不可用" in notice.text_content()
+
+    answer = httpx.post(
+        f"{base}/api/v1/feeds/incident", json=DESIGN_EXAMPLE, headers={"X-API-Key": key}
+    )
+    assert answer.status_code == 202, answer.text
+    page.locator("#incident-list [data-incident-id]").first.wait_for(state="visible")
+    page.wait_for_function(
+        "() => window.__linkage.map.querySourceFeatures('incidents').length >= 1"
+    )
+    screenshot = tmp_path / "console-no-basemap.png"
+    page.screenshot(path=str(screenshot))
+    _keep(screenshot)
+    page.close()
+
+    # Only the refused layers may have failed, and only as failed loads: no script error.
+    assert watch.failed and all("/api/v1/geo/layers/" in url for url in watch.failed)
+    assert all(e.startswith("console: Failed to load resource") for e in watch.errors), watch.errors
+    assert watch.external == []

@@ -12,6 +12,7 @@ const BASE_LAYERS = ['provinces', 'cities', 'counties', 'rivers'];
 // Layers are fetched at a few zoom steps only: the server simplifies per zoom and caches with
 // ETag, so three steps keep both the request count and the vertex count low.
 const ZOOM_STEPS = [6, 8, 10];
+const RETRY_FAILED_MS = 30_000;
 const LEVEL_COLOUR = ['match', ['get', 'level'], 'I', '#d7191c', 'II', '#f07800', 'III', '#f2c500', 'IV', '#1f78d1', '#888'];
 const LEVEL_RADIUS = ['match', ['get', 'level'], 'I', 11, 'II', 9, 'III', 7.5, 'IV', 6, 6];
 
@@ -76,6 +77,7 @@ export class MapView {
     this.onSelect = onSelect;
     this.noticeElement = notice;
     this.failedLayers = new Set();
+    this.failedUntil = new Map(); // layer → time before which it is not asked again
     this.pendingIncidents = EMPTY;
     this.ready = false;
     this.framed = false;
@@ -151,17 +153,23 @@ export class MapView {
     this.abort?.abort();
     const abort = new AbortController();
     this.abort = abort;
+    const now = Date.now();
     await Promise.all(
       BASE_LAYERS.map(async (layer) => {
+        // A layer that just failed is left alone for a while rather than asked again at every
+        // zoom step of a fly-to.
+        if ((this.failedUntil.get(layer) ?? 0) > now) return;
         try {
           const data = await fetchLayer(layer, step, abort.signal);
           if (abort.signal.aborted) return;
           this.map.getSource(layer).setData(data);
           this.failedLayers.delete(layer);
+          this.failedUntil.delete(layer);
           if (layer === 'provinces' && !this.framed) this.#frame(data.features);
         } catch (error) {
           if (abort.signal.aborted) return;
           this.failedLayers.add(layer);
+          this.failedUntil.set(layer, Date.now() + RETRY_FAILED_MS);
           console.warn(`map layer ${layer} unavailable:`, error.message);
         }
       }),
@@ -170,8 +178,12 @@ export class MapView {
     divisionsLoaded();
     if (this.failedLayers.size) {
       this.refreshText();
-      this.step = null; // try again at the next zoom change
       if (!this.framed) this.#frame(this.pendingIncidents.features);
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => {
+        this.step = null;
+        this.#loadLayers();
+      }, RETRY_FAILED_MS);
     } else {
       this.#notice(null);
     }
