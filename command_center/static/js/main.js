@@ -110,6 +110,7 @@ function startSession() {
   const claims = tokenClaims();
   $('#user-name').textContent = claims?.name ?? '';
   $('#sign-out').hidden = false;
+  mapView.enableLayers();
   live.start();
 }
 

@@ -80,6 +80,7 @@ export class MapView {
     this.failedUntil = new Map(); // layer → time before which it is not asked again
     this.pendingIncidents = EMPTY;
     this.ready = false;
+    this.layersWanted = false;
     this.framed = false;
     this.step = null;
     this.map = null;
@@ -106,9 +107,11 @@ export class MapView {
     this.map.on('load', () => {
       this.ready = true;
       this.map.getSource('incidents').setData(this.pendingIncidents);
-      this.#loadLayers();
+      if (this.layersWanted) this.#loadLayers();
     });
-    this.map.on('zoomend', () => this.#loadLayers());
+    this.map.on('zoomend', () => {
+      if (this.layersWanted) this.#loadLayers();
+    });
     this.map.on('click', 'incident-points', (event) => {
       const feature = event.features?.[0];
       if (feature) this.onSelect(feature.properties.id, { from: 'map' });
@@ -119,6 +122,12 @@ export class MapView {
     this.map.on('mouseleave', 'incident-points', () => {
       this.map.getCanvas().style.cursor = '';
     });
+  }
+
+  // Geo layers may need the operator's token, so they are fetched once someone has signed in.
+  enableLayers() {
+    this.layersWanted = true;
+    if (this.ready) this.#loadLayers();
   }
 
   setIncidents(collection) {
