@@ -10,7 +10,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,7 @@ import uvicorn
 from command_center.app import create_app
 from infra.runtime import Runtime
 from infra.settings import Settings
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    runtime: Runtime
-    base_url: str
+from tests.console.live import LiveServer
 
 
 @pytest.fixture

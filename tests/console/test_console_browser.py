@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from command_center.auth import create_user
-from tests.console.conftest import LiveServer
+from tests.console.live import LiveServer
 from tests.support import DESIGN_EXAMPLE, make_key, make_token
 
 pytestmark = pytest.mark.browser

@@ -15,7 +15,7 @@ from infra.runtime import Runtime
 from infra.settings import Settings
 from streams import demo
 from streams.demo import DemoPlayer, Scenario, load_scenario, prepare_credentials
-from tests.console.conftest import LiveServer
+from tests.console.live import LiveServer
 
 
 @pytest.fixture
