@@ -121,8 +121,11 @@ def validate_envelopes(domain: Domain, items: Sequence[dict[str, Any]]) -> list[
             details.extend({**d, "loc": [index, *d.get("loc", [])]} for d in exc.details)
     if details:
         bad = len({d["loc"][0] for d in details})
+        first = details[0]
+        where = f"[{first['loc'][0]}]" + "".join(f".{part}" for part in first["loc"][1:])
         raise ValidationFailed(
-            f"{bad} of {len(items)} event(s) are invalid; nothing was accepted",
+            f"{bad} of {len(items)} event(s) are invalid; nothing was accepted "
+            f"(first: {where}: {first.get('msg', '')})",
             details=details[:100],
         )
     return accepted
