@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from gis.service import GeoService
 
+from gis.service import GeoService
 from streams.domain import Event
 
 

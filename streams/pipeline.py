@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from gis.service import GeoService
 from sqlalchemy.orm import Session, sessionmaker
 
+from gis.service import GeoService
 from infra.errors import Conflict
 from infra.settings import StreamSettings
 from streams.correlate import correlate
@@ -89,6 +89,7 @@ class Pipeline:
                 window=window,
                 now=now,
             )
+            self.store.complete(session, changes)
             changes = plan(changes, self.rules)
             console = self.store.save_batch(
                 session,

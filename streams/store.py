@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from infra.db.models import (
 )
 from infra.db.upsert import insert_ignore
 from infra.errors import Conflict, NotFound
-from streams.correlate import Candidate, IncidentChange, search_box
+from streams.correlate import Candidate, IncidentChange, cell_key, cell_of, cells_near
 from streams.detect import Detection
 from streams.domain import (
     Event,
@@ -93,7 +93,9 @@ def _bounds(incident: Incident) -> dict[str, float | None]:
 
 
 def _incident_values(incident: Incident) -> dict[str, Any]:
+    centre = incident.centroid
     return {
+        "cell": None if centre is None else cell_key(cell_of(*centre)),
         "category": incident.category,
         "level": incident.level.value,
         "status": incident.status.value,
@@ -154,30 +156,42 @@ class Store:
         radius_m: float,
         window: timedelta,
     ) -> list[Candidate]:
-        """Open incidents that any detection of this batch might join (one query)."""
+        """Open incidents that any detection of this batch might join: one query over the grid
+        cells the detections can reach. They come without event ids and tasks (``complete``)."""
         if not detections:
             return []
-        boxes = []
+        cells: set[str] = set()
         for detection in detections:
-            point = detection.event.geometry
-            assert point is not None
-            centre = point.centroid
-            boxes.append(search_box(centre.x, centre.y, radius_m))
+            geometry = detection.event.geometry
+            assert geometry is not None
+            centre = geometry if geometry.geom_type == "Point" else geometry.centroid
+            cells.update(cell_key(c) for c in cells_near(centre.x, centre.y, radius_m))
         earliest = min(d.event.occurred_at for d in detections) - window
         statement = select(IncidentRow).where(
+            IncidentRow.cell.in_(sorted(cells)),
             IncidentRow.status != IncidentStatus.CLOSED.value,
             IncidentRow.category.in_({d.category for d in detections}),
             IncidentRow.last_event_at >= earliest,
-            IncidentRow.max_lon >= min(b[0] for b in boxes),
-            IncidentRow.max_lat >= min(b[1] for b in boxes),
-            IncidentRow.min_lon <= max(b[2] for b in boxes),
-            IncidentRow.min_lat <= max(b[3] for b in boxes),
         )
-        rows = list(session.scalars(statement))
-        last = {row.id: row.last_event_at for row in rows}
         return [
-            Candidate(incident, last[incident.id]) for incident in load_incidents(session, rows)
+            Candidate(_incident_from_row(row, (), ()), row.last_event_at)
+            for row in session.scalars(statement)
         ]
+
+    def complete(self, session: Session, changes: Sequence[IncidentChange]) -> None:
+        """Give the stored incidents a batch touched their earlier event ids and tasks."""
+        partial = {change.incident.id: change for change in changes if change.partial}
+        if not partial:
+            return
+        rows = list(session.scalars(select(IncidentRow).where(IncidentRow.id.in_(list(partial)))))
+        for stored in load_incidents(session, rows):
+            change = partial[stored.id]
+            change.incident = replace(
+                change.incident,
+                event_ids=(*stored.event_ids, *change.incident.event_ids),
+                tasks=(*stored.tasks, *change.incident.tasks),
+            )
+            change.partial = False
 
     def save_batch(
         self,
@@ -258,13 +272,23 @@ class Store:
         }
 
     def _write_incidents(self, session: Session, changes: Sequence[IncidentChange]) -> None:
+        created = [
+            {
+                "id": change.incident.id,
+                "last_event_at": change.last_event_at or change.incident.updated_at,
+                **_incident_values(change.incident),
+            }
+            for change in changes
+            if change.created
+        ]
+        if created:
+            session.execute(insert(IncidentRow), created)  # one executemany for the batch
         for change in changes:
+            if change.created:
+                continue
             incident = change.incident
             values = _incident_values(incident)
             last_event_at = change.last_event_at or incident.updated_at
-            if change.created:
-                session.add(IncidentRow(id=incident.id, last_event_at=last_event_at, **values))
-                continue
             # Optimistic concurrency: an operator command may have changed the incident since
             # we read it; then the whole batch is retried on fresh state.
             result = session.execute(

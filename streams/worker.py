@@ -26,7 +26,9 @@ def run_worker(settings: Settings, streams: StreamSettings | None = None) -> Non
     if streams.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(streams.metrics_port, addr=settings.host, registry=runtime.metrics.registry)
+        start_http_server(
+            streams.metrics_port, addr=settings.host, registry=runtime.metrics.registry
+        )
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
     try:
         Worker(app, loglevel=level).execute_from_commandline()

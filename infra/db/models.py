@@ -150,6 +150,8 @@ class IncidentRow(Base):
     min_lat: Mapped[float | None] = mapped_column(nullable=True)
     max_lon: Mapped[float | None] = mapped_column(nullable=True)
     max_lat: Mapped[float | None] = mapped_column(nullable=True)
+    # The 0.01° grid cell of the centre: correlation looks up nearby open incidents by cell.
+    cell: Mapped[str | None] = mapped_column(String(24), nullable=True, index=True)
     opened_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     last_event_at: Mapped[datetime] = mapped_column(Timestamp)

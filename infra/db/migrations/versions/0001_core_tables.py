@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("min_lat", sa.Double(), nullable=True),
         sa.Column("max_lon", sa.Double(), nullable=True),
         sa.Column("max_lat", sa.Double(), nullable=True),
+        sa.Column("cell", sa.String(length=24), nullable=True),
         sa.Column("opened_at", infra.db.types.UtcDateTime(), nullable=False),
         sa.Column("updated_at", infra.db.types.UtcDateTime(), nullable=False),
         sa.Column("last_event_at", infra.db.types.UtcDateTime(), nullable=False),
@@ -117,6 +118,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incidents")),
     )
+    op.create_index(op.f("ix_incidents_cell"), "incidents", ["cell"], unique=False)
     op.create_index(op.f("ix_incidents_county"), "incidents", ["county"], unique=False)
     op.create_index(
         "ix_incidents_status_category", "incidents", ["status", "category"], unique=False
@@ -245,6 +247,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_incidents_updated_at"), table_name="incidents")
     op.drop_index("ix_incidents_status_category", table_name="incidents")
     op.drop_index(op.f("ix_incidents_county"), table_name="incidents")
+    op.drop_index(op.f("ix_incidents_cell"), table_name="incidents")
     op.drop_table("incidents")
     op.drop_index(op.f("ix_feed_receipts_processed_at"), table_name="feed_receipts")
     op.drop_table("feed_receipts")
