@@ -18,7 +18,6 @@ from infra.runtime import Runtime
 from streams.runner import BatchProcessor
 
 log = logging.getLogger(__name__)
-_GROUP = "linkage-stream"
 _REDRIVE_PAGE = 1000
 
 
@@ -72,7 +71,9 @@ class EmbeddedRunner:
 
     async def _run(self, ready: asyncio.Event) -> None:
         bus = self.runtime.bus
-        subscription = bus.subscribe(bus.topics.raw, _GROUP)
+        # On Kafka (an all-in-one `linkage run` pointed at a broker) this is a consumer group of
+        # its own, next to the faust workers' group.
+        subscription = bus.subscribe(bus.topics.raw, f"{self.runtime.streams.app_id}-inprocess")
         first = asyncio.ensure_future(anext(subscription))
         await asyncio.sleep(0)
         ready.set()

@@ -33,6 +33,7 @@ import re
 import shlex
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,7 +56,16 @@ ENV_VARS = {
     "kafka": "LINKAGE_TEST_KAFKA_URL",
 }
 #: Fixtures that reach a real service; tests using them get the ``services`` marker.
-SERVICE_FIXTURES = frozenset({"postgis_url", "redis_url", "kafka_url", "kafka_bootstrap"})
+SERVICE_FIXTURES = frozenset(
+    {
+        "postgis_url",
+        "redis_url",
+        "kafka_url",
+        "kafka_bootstrap",
+        "postgis_template_url",
+        "migrated_postgis_url",
+    }
+)
 
 # Seconds `infra/services.sh start` may take (a first start may install packages with apt).
 START_TIMEOUT = 900
@@ -300,3 +310,44 @@ def kafka_bootstrap(kafka_url: str) -> str:
 def kafka_topic_prefix(request: pytest.FixtureRequest) -> str:
     """A topic prefix unique to this test: ``<test name>-<12 hex>``."""
     return unique_topic_prefix(f"test-{request.node.name}")
+
+
+@pytest.fixture(scope="session")
+def postgis_template_url(linkage_services: ServiceLayer) -> Iterator[str]:
+    """A database migrated and loaded with the default geodata once per session, to clone."""
+    from infra.runtime import Runtime
+    from infra.settings import Settings
+
+    server = _psycopg2_url(linkage_services.url("postgres"))
+    name = f"linkage_tmpl_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = server.set(database=name).render_as_string(hide_password=False)
+        with tempfile.TemporaryDirectory() as data_dir:
+            runtime = Runtime.open(Settings(database_url=url, data_dir=Path(data_dir)))
+            runtime.close()  # a template may have no open connections
+        yield url
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def migrated_postgis_url(postgis_template_url: str) -> Iterator[str]:
+    """A fresh, migrated database with the default geodata for one test (a template clone)."""
+    template = make_url(postgis_template_url)
+    name = f"linkage_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(
+        template.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+        yield template.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -11,7 +11,12 @@ def make_bus(settings: Settings, streams: StreamSettings) -> Bus:
     if settings.bus_kind == "kafka":
         from infra.bus.kafka import KafkaBus
 
-        return KafkaBus(settings.kafka_bootstrap, topics, partitions=streams.partitions)
+        return KafkaBus(
+            settings.kafka_bootstrap,
+            topics,
+            partitions=streams.partitions,
+            session_timeout_ms=int(streams.session_timeout_seconds * 1000),
+        )
     from infra.bus.memory import MemoryBus
 
     return MemoryBus(topics)

@@ -21,10 +21,18 @@ _CONNECT_TIMEOUT_S = 10.0
 
 
 class KafkaBus:
-    def __init__(self, bootstrap: str, topics: Topics, *, partitions: int = 4) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        *,
+        partitions: int = 4,
+        session_timeout_ms: int = 10_000,
+    ) -> None:
         self.topics = topics
         self.bootstrap = bootstrap
         self.partitions = partitions
+        self.session_timeout_ms = session_timeout_ms
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -96,6 +104,8 @@ class KafkaBus:
             group_id=group,
             auto_offset_reset="earliest",
             enable_auto_commit=True,
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=max(self.session_timeout_ms // 4, 500),
         )
         await consumer.start()
         try:

@@ -1,9 +1,15 @@
-"""The thin slice on the embedded runtime: POST → normalize → store → incident → websocket."""
+"""The thin slice, POST → normalize → store → incident → websocket, on both runtimes.
+
+Every test here runs twice: on the embedded runtime (SQLite, in-process bus and pub/sub) and on
+the distributed backends (PostGIS, the Kafka-protocol broker, Redis), with the pipeline run
+in-process over the Kafka bus. The faust worker path is exercised by test_slice_distributed.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +21,29 @@ from sqlalchemy import func, select
 from command_center.app import create_app
 from infra.db.models import EventRow, FeedReceiptRow, IncidentRow
 from infra.runtime import Runtime
-from infra.settings import Settings
+from infra.settings import Settings, StreamSettings
 from streams.domain import Domain
 from tests.support import DESIGN_EXAMPLE, make_key, make_token
 
 
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = Runtime.open(Settings(data_dir=tmp_path, max_body_bytes=64 * 1024))
+@pytest.fixture(params=["embedded", pytest.param("distributed", marks=pytest.mark.services)])
+def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
+    streams = StreamSettings()
+    if request.param == "embedded":
+        settings = Settings(data_dir=tmp_path, max_body_bytes=64 * 1024)
+    else:
+        unique = uuid.uuid4().hex[:10]
+        settings = Settings(
+            data_dir=tmp_path,
+            max_body_bytes=64 * 1024,
+            database_url=request.getfixturevalue("migrated_postgis_url"),
+            bus_url=request.getfixturevalue("kafka_url"),
+            pubsub_url=request.getfixturevalue("redis_url"),
+        )
+        streams = StreamSettings(
+            app_id=f"slice-{unique}", topic_prefix=f"slice-{unique}", session_timeout_seconds=6
+        )
+    runtime = Runtime.open(settings, streams)
     yield runtime
     runtime.close()
 
@@ -229,7 +250,8 @@ def test_healthz_and_metrics(runtime: Runtime, client: TestClient) -> None:
     checks = health.json()["checks"]
     assert all(check["ok"] for check in checks.values())
     assert checks["pipeline"]["backend"] == "embedded-pipeline"
-    assert checks["database"]["backend"] == "sqlite" and checks["bus"]["backend"] == "memory"
+    kinds = (checks["database"]["backend"], checks["bus"]["backend"], checks["pubsub"]["backend"])
+    assert kinds in {("sqlite", "memory", "memory"), ("postgresql", "kafka", "redis")}
     key = make_key(runtime, "fire", [Domain.INCIDENT])
     client.post("/api/v1/feeds/incident", json=DESIGN_EXAMPLE, headers={"X-API-Key": key})
     metrics = client.get("/metrics").text
