@@ -9,9 +9,11 @@ import { t } from './i18n.js';
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 const BASE_LAYERS = ['provinces', 'cities', 'counties', 'rivers'];
-// Layers are fetched at a few zoom steps only: the server simplifies per zoom and caches with
-// ETag, so three steps keep both the request count and the vertex count low.
-const ZOOM_STEPS = [6, 8, 10];
+// Layers are fetched at the top zoom of each of the server's simplification bands (gis/mapdata.py:
+// ≤5, 6–7, 8–9, 10–11), so one request per band, each answered from the server's cache or with
+// a 304 via ETag. Zoom 12+ (full geometry) is not asked for: band 10–11 is fine enough for a
+// point map and keeps the vertex count low.
+const ZOOM_STEPS = [5, 7, 9, 11];
 const RETRY_FAILED_MS = 30_000;
 const LEVEL_COLOUR = ['match', ['get', 'level'], 'I', '#d7191c', 'II', '#f07800', 'III', '#f2c500', 'IV', '#1f78d1', '#888'];
 const LEVEL_RADIUS = ['match', ['get', 'level'], 'I', 11, 'II', 9, 'III', 7.5, 'IV', 6, 6];
@@ -156,7 +158,7 @@ export class MapView {
 
   async #loadLayers() {
     const zoom = this.map.getZoom();
-    const step = ZOOM_STEPS.findLast((value) => value <= zoom + 1) ?? ZOOM_STEPS[0];
+    const step = ZOOM_STEPS.find((top) => Math.floor(zoom) <= top) ?? ZOOM_STEPS.at(-1);
     if (step === this.step) return;
     this.step = step;
     this.abort?.abort();
