@@ -14,13 +14,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, func, select
 
 from gis import loaders, store
-from gis.crs import xy_to_wgs84
 from gis.divisions import Division, Hierarchy
 from gis.geodesy import geodesic_circle
 from gis.grid import GridIndex, content_key
@@ -227,12 +225,3 @@ class GeoService:
 
     def layers(self) -> list[store.LayerInfo]:
         return [info for info in store.layer_infos(self.engine) if info.name in LAYERS]
-
-
-def to_wgs84_points(
-    xs: npt.ArrayLike, ys: npt.ArrayLike, crs: str
-) -> npt.NDArray[shapely.Geometry]:
-    """Convenience for feeds: points in any accepted CRS as WGS-84 shapely points."""
-    lon, lat = xy_to_wgs84(xs, ys, crs)
-    points: npt.NDArray[shapely.Geometry] = shapely.points(lon, lat)
-    return points
