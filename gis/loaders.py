@@ -146,6 +146,14 @@ def read_units_file(path: Path, *, crs: str | None = None) -> list[Unit]:
     return [_unit_from(f, now) for f in features]
 
 
+def _label(path: Path) -> str:
+    """Bundled files are named relative to the package, not by this machine's path."""
+    try:
+        return f"bundled gis/data/{path.resolve().relative_to(DATA.resolve())}"
+    except ValueError:
+        return str(path)
+
+
 def load_layer(
     engine: Engine, layer: str, path: Path, *, crs: str | None = None, sample: bool = False
 ) -> str:
@@ -153,12 +161,12 @@ def load_layer(
     if layer == UNITS:
         units = read_units_file(path, crs=crs)
         store.write_units(engine, units)
-        return f"{len(units)} units from {path}"
+        return f"{len(units)} units from {_label(path)}"
     spec = spec_of(layer)
-    features = parse_layer(layer, read_geojson(path), source=str(path), crs=crs)
-    info = write_features(engine, spec, features, source=str(path), sample=sample)
+    features = parse_layer(layer, read_geojson(path), source=_label(path), crs=crs)
+    info = write_features(engine, spec, features, source=_label(path), sample=sample)
     derived = " (and their buffer zones)" if layer == "hazard_sources" else ""
-    return f"{info.feature_count} {layer}{derived} from {path}"
+    return f"{info.feature_count} {layer}{derived} from {_label(path)}"
 
 
 def places_features() -> list[Feature]:

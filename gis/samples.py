@@ -127,10 +127,18 @@ def places_in(divisions: list[Division]) -> list[dict[str, Any]]:
                 "population": int(population),
                 "county": leaf.name,
                 "city": city or leaf.name,
-                "slug": props["name"].lower(),
+                "slug": leaf.adcode,
             }
         )
-    return sorted(found, key=lambda p: -int(p["population"]))
+    found.sort(key=lambda p: -int(p["population"]))
+    # Ids come from the county adcode (Natural Earth names are misspelt); a second town in one
+    # county gets a suffix.
+    counts: dict[str, int] = {}
+    for place in found:
+        counts[place["slug"]] = counts.get(place["slug"], 0) + 1
+        if counts[place["slug"]] > 1:
+            place["slug"] = f"{place['slug']}-{counts[place['slug']]}"
+    return found
 
 
 def _county_points(divisions: list[Division]) -> dict[str, tuple[float, float]]:
