@@ -157,6 +157,7 @@ function toggleLanguage() {
 }
 
 onLangChange(() => {
+  document.title = t('appTitle');
   $('#lang-toggle').textContent = t('langButton');
   $('#sign-in-lang').textContent = t('langButton');
   showConnection(live.state);
