@@ -9,7 +9,8 @@ fresh database is seeded with the bundled Hebei divisions and sample layers on f
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,25 @@ log = logging.getLogger(__name__)
 OUTSIDE = Jurisdiction()
 GRID_CACHE = "jurisdiction-grid.npz"
 MAX_RADIUS_M = 1_000_000.0
+# Arbitrary constant naming the advisory lock of the first-start seeding ("gis-seed").
+SEED_LOCK = 0x6769735F73656564
+
+
+@contextmanager
+def _seeding(engine: Engine) -> Iterator[None]:
+    """Several servers and workers may start on one fresh PostGIS database at once: a session
+    advisory lock lets exactly one of them seed it while the others wait, then find it full."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(select(func.pg_advisory_lock(SEED_LOCK)))
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(select(func.pg_advisory_unlock(SEED_LOCK)))
+            connection.commit()
 
 
 def _check_point(lon: float, lat: float) -> None:
@@ -79,12 +99,14 @@ class GeoService:
     def open(cls, settings: Settings, engine: Engine) -> GeoService:
         """Load divisions and layers from the database, seeding a fresh one with the bundled
         Hebei divisions and sample layers; the grid index is cached under the data dir."""
-        with engine.connect() as connection:
-            empty = connection.execute(select(func.count()).select_from(DivisionRow)).scalar_one()
-        if empty == 0:
-            log.info("fresh database: loading the bundled divisions and sample layers")
-            loaders.load_divisions(engine, None)
-            loaders.load_samples(engine)
+        with _seeding(engine):
+            with engine.connect() as connection:
+                count = connection.execute(select(func.count()).select_from(DivisionRow))
+                empty = count.scalar_one() == 0
+            if empty:
+                log.info("fresh database: loading the bundled divisions and sample layers")
+                loaders.load_divisions(engine, None)
+                loaders.load_samples(engine)
         divisions = store.read_divisions(engine)
         return cls(engine, divisions, settings.data_dir / GRID_CACHE)
 
