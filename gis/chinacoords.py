@@ -118,3 +118,67 @@ def bd09_to_gcj02(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatAr
 
 def bd09_to_wgs84(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     return _invert(wgs84_to_bd09, lon, lat)
+
+
+# -- scalar versions: one event's point costs microseconds, not the overhead of tiny arrays ----
+
+
+def _delta_point(lon: float, lat: float) -> tuple[float, float]:
+    x, y = lon - 105.0, lat - 35.0
+    sqrt_abs_x = math.sqrt(abs(x))
+    common = (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x + common
+    dlat += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    dlat += (160.0 * math.sin(y / 12.0 * math.pi) + 320.0 * math.sin(y * math.pi / 30.0)) * (
+        2.0 / 3.0
+    )
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x + common
+    dlon += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    dlon += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * (
+        2.0 / 3.0
+    )
+    rad_lat = lat / 180.0 * math.pi
+    magic = 1.0 - _EE * math.sin(rad_lat) ** 2
+    sqrt_magic = math.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * math.pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * math.cos(rad_lat) * math.pi)
+    return dlon, dlat
+
+
+PointMap = Callable[[float, float], tuple[float, float]]
+
+
+def wgs84_to_gcj02_point(lon: float, lat: float) -> tuple[float, float]:
+    if not (_CHINA_LON[0] <= lon <= _CHINA_LON[1] and _CHINA_LAT[0] <= lat <= _CHINA_LAT[1]):
+        return lon, lat
+    dlon, dlat = _delta_point(lon, lat)
+    return lon + dlon, lat + dlat
+
+
+def gcj02_to_bd09_point(lon: float, lat: float) -> tuple[float, float]:
+    z = math.hypot(lon, lat) + 0.00002 * math.sin(lat * _X_PI)
+    theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _X_PI)
+    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
+
+
+def wgs84_to_bd09_point(lon: float, lat: float) -> tuple[float, float]:
+    return gcj02_to_bd09_point(*wgs84_to_gcj02_point(lon, lat))
+
+
+def _invert_point(forward: PointMap, lon: float, lat: float) -> tuple[float, float]:
+    x, y = lon, lat
+    for _ in range(_MAX_ITERATIONS):
+        fx, fy = forward(x, y)
+        ex, ey = fx - lon, fy - lat
+        x, y = x - ex, y - ey
+        if not (abs(ex) >= _TOLERANCE_DEG or abs(ey) >= _TOLERANCE_DEG):  # NaN stops too
+            break
+    return x, y
+
+
+def gcj02_to_wgs84_point(lon: float, lat: float) -> tuple[float, float]:
+    return _invert_point(wgs84_to_gcj02_point, lon, lat)
+
+
+def bd09_to_wgs84_point(lon: float, lat: float) -> tuple[float, float]:
+    return _invert_point(wgs84_to_bd09_point, lon, lat)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from gis import chinacoords
@@ -25,6 +26,7 @@ from infra.errors import ValidationFailed
 
 FloatArray = npt.NDArray[np.float64]
 XYTransform = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
+PointTransform = Callable[[float, float], tuple[float, float]]
 
 ACCEPTED = (
     "EPSG:4326 (WGS84)",
@@ -63,6 +65,8 @@ class ResolvedCrs:
 
     name: str
     transform: XYTransform | None  # None: already WGS-84 (or CGCS2000), nothing to do
+    # The same for one point in plain floats: the per-event path of intake.
+    point: PointTransform | None = None
 
     @property
     def is_wgs84(self) -> bool:
@@ -99,9 +103,9 @@ def resolve_crs(crs: str) -> ResolvedCrs:
     if canonical in _IDENTITY:
         return ResolvedCrs(canonical, None)
     if canonical == "GCJ-02":
-        return ResolvedCrs(canonical, chinacoords.gcj02_to_wgs84)
+        return ResolvedCrs(canonical, chinacoords.gcj02_to_wgs84, chinacoords.gcj02_to_wgs84_point)
     if canonical == "BD-09":
-        return ResolvedCrs(canonical, chinacoords.bd09_to_wgs84)
+        return ResolvedCrs(canonical, chinacoords.bd09_to_wgs84, chinacoords.bd09_to_wgs84_point)
     match = _EPSG.match(key)
     if match is None:
         raise _unknown(crs)
@@ -152,6 +156,11 @@ def to_wgs84(geometry: BaseGeometry, crs: str) -> BaseGeometry:
         coords = shapely.get_coordinates(geometry)
         _check_range(coords[:, 0], coords[:, 1], resolved.name)
         return geometry
+
+    if resolved.point is not None and isinstance(geometry, Point) and not geometry.has_z:
+        lon, lat = resolved.point(geometry.x, geometry.y)
+        _check_range(np.array([lon]), np.array([lat]), resolved.name)
+        return Point(lon, lat)
 
     def convert(coords: FloatArray) -> FloatArray:
         lon, lat = xy_to_wgs84(coords[:, 0], coords[:, 1], crs)

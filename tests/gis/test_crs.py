@@ -137,3 +137,12 @@ def test_out_of_range_results_are_refused(point: Point) -> None:
 def test_projected_values_that_leave_the_globe_are_refused() -> None:
     with pytest.raises(ValidationFailed):
         xy_to_wgs84([1e12], [1e12], "EPSG:32650")
+
+
+@settings(max_examples=200, deadline=None)
+@given(china_lon, china_lat)
+def test_single_point_path_equals_the_vectorised_one(lon: float, lat: float) -> None:
+    for crs in ("GCJ-02", "BD-09"):
+        one = to_wgs84(Point(lon, lat), crs)
+        many_lon, many_lat = xy_to_wgs84([lon], [lat], crs)
+        assert (one.x, one.y) == pytest.approx((many_lon[0], many_lat[0]), abs=1e-9)
