@@ -10,6 +10,7 @@ neighbouring counties keep sharing their simplified border: no slivers or gaps a
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from dataclasses import dataclass
@@ -26,13 +27,15 @@ from gis.models import DivisionRow, FeatureRow
 from infra.errors import NotFound, ValidationFailed
 
 DIVISION_LAYERS = {"provinces": "province", "cities": "city", "counties": "county"}
-# (highest zoom of the band, simplification tolerance in degrees ≈ ½ pixel at that zoom,
-# decimals kept). Zoom 12 and above get the full geometry.
+# (highest zoom of the band, simplification tolerance in degrees, decimals kept). A pixel spans
+# 360/(256·2^z) degrees, so each tolerance is about half a pixel at the band's highest zoom;
+# zoom 14 and above get the full geometry.
 BANDS: tuple[tuple[int, float, int], ...] = (
-    (5, 0.01, 3),
-    (7, 0.0025, 4),
-    (9, 0.0006, 5),
-    (11, 0.00015, 5),
+    (5, 0.02, 3),
+    (7, 0.005, 4),
+    (9, 0.0013, 4),
+    (11, 0.0003, 5),
+    (13, 0.00008, 5),
     (99, 0.0, 6),
 )
 CACHE_CONTROL = "public, max-age=300, must-revalidate"
@@ -43,6 +46,9 @@ MAX_TILE_ZOOM = 20
 class MapDocument:
     body: bytes
     etag: str
+    # Compressed once when cached: division GeoJSON shrinks about fivefold, and the console
+    # fetches each layer at a few zoom steps.
+    gzipped: bytes
 
 
 def band_of(zoom: int) -> int:
@@ -104,7 +110,9 @@ class MapData:
         if cached is not None:
             return cached
         body = self._build(layer, band)
-        document = MapDocument(body, f'"{version[:20]}-{layer}-b{band}"')
+        document = MapDocument(
+            body, f'"{version[:20]}-{layer}-b{band}"', gzip.compress(body, compresslevel=6)
+        )
         with self._lock:
             # Older versions of this layer are never asked for again.
             for stale in [k for k in self._cache if k[0] == layer and k[2] != version]:

@@ -86,15 +86,23 @@ def layer_geojson(
     layer: str,
     zoom: OptionalText = None,
     if_none_match: Annotated[str | None, Header()] = None,
+    accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """A layer as GeoJSON simplified for the zoom band; ETag + 304 on If-None-Match."""
+    """A layer as GeoJSON simplified for the zoom band (gzip when accepted); ETag, and 304
+    on If-None-Match."""
     level = int(_number("zoom", zoom or "8", 0, 24))
     headers = {"Cache-Control": CACHE_CONTROL}
     etag = runtime.geo.map.etag(layer, level)
     if _matches(if_none_match, etag):
-        return Response(status_code=304, headers={**headers, "ETag": etag})
+        return Response(
+            status_code=304, headers={**headers, "ETag": etag, "Vary": "Accept-Encoding"}
+        )
     document = runtime.geo.map.geojson(layer, level)
     headers["ETag"] = document.etag
+    headers["Vary"] = "Accept-Encoding"
+    if "gzip" in (accept_encoding or "").lower():
+        headers["Content-Encoding"] = "gzip"
+        return Response(document.gzipped, media_type=GEOJSON, headers=headers)
     return Response(document.body, media_type=GEOJSON, headers=headers)
 
 

@@ -132,6 +132,7 @@ def test_layers_as_geojson_with_etag(client: TestClient, layer: str) -> None:
     assert first.status_code == 200
     assert first.headers["content-type"].startswith("application/geo+json")
     assert "max-age" in first.headers["cache-control"]
+    assert first.headers["content-encoding"] == "gzip"  # the client accepts it; body decodes
     body = first.json()
     assert body["type"] == "FeatureCollection"
     expected = {"provinces": 1, "cities": 11, "counties": 167}.get(layer)
@@ -150,9 +151,11 @@ def test_layers_as_geojson_with_etag(client: TestClient, layer: str) -> None:
 
 
 def test_coarser_zoom_is_smaller(client: TestClient) -> None:
-    coarse = client.get("/api/v1/geo/layers/counties.geojson?zoom=5").content
-    fine = client.get("/api/v1/geo/layers/counties.geojson?zoom=12").content
-    assert len(coarse) * 3 < len(fine)
+    plain = {"Accept-Encoding": "identity"}
+    coarse = client.get("/api/v1/geo/layers/counties.geojson?zoom=5", headers=plain)
+    fine = client.get("/api/v1/geo/layers/counties.geojson?zoom=14", headers=plain)
+    assert "content-encoding" not in coarse.headers
+    assert len(coarse.content) * 10 < len(fine.content)
 
 
 def test_unknown_layer_and_bad_zoom(client: TestClient) -> None:
