@@ -9,6 +9,7 @@ through this object, which updates the arrays after the transaction commits.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
@@ -57,9 +58,17 @@ class MemorySpatial:
         self._layers: dict[str, _LayerIndex] = {}
         self._units: dict[str, Unit] = {}
         self._arrays: _UnitArrays | None = None
+        # The API's worker threads and the stream runner share this object: writers hold the
+        # lock through their database write (so stale checks see committed state), readers only
+        # while they take a snapshot.
+        self._lock = threading.RLock()
         self.refresh()
 
     def refresh(self) -> None:
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         by_layer: dict[str, list[Feature]] = {}
         for feature in store.read_features(self.engine):
             by_layer.setdefault(feature.layer, []).append(feature)
@@ -70,15 +79,21 @@ class MemorySpatial:
     # -- units ------------------------------------------------------------------------------
 
     def units(self) -> list[Unit]:
-        return [self._units[key] for key in sorted(self._units)]
+        with self._lock:
+            return [self._units[key] for key in sorted(self._units)]
 
     def write_units(self, units: Sequence[Unit]) -> None:
-        store.write_units(self.engine, units)
-        for unit in units:
-            self._units[unit.id] = unit
-        self._arrays = None
+        with self._lock:
+            store.write_units(self.engine, units)
+            for unit in units:
+                self._units[unit.id] = unit
+            self._arrays = None
 
     def update_positions(self, positions: Sequence[UnitPosition]) -> PositionReport:
+        with self._lock:
+            return self._update_positions(positions)
+
+    def _update_positions(self, positions: Sequence[UnitPosition]) -> PositionReport:
         latest: dict[str, UnitPosition] = {}
         for position in positions:  # within one batch the newest report of a unit wins
             if position.id not in latest or latest[position.id].at <= position.at:
@@ -134,9 +149,10 @@ class MemorySpatial:
         types: Collection[str] | None,
         statuses: Collection[UnitStatus],
     ) -> list[UnitHit]:
-        if self._arrays is None:
-            self._arrays = _UnitArrays(self.units())
-        a = self._arrays
+        with self._lock:
+            if self._arrays is None:
+                self._arrays = _UnitArrays(self.units())
+            a = self._arrays
         mask = a.located & np.isin(a.status, [s.value for s in statuses])
         if types is not None:
             mask &= np.isin(a.type, list(types))
