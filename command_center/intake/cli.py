@@ -21,6 +21,11 @@ app = typer.Typer(help="Push feed files to a server.", no_args_is_help=True)
 SHOWN_REFUSALS = 30
 
 
+@app.callback()
+def feed() -> None:
+    """Push feed files to a server (the group stays a group even with one command)."""
+
+
 @app.command()
 def push(
     files: Annotated[
@@ -112,3 +117,7 @@ def _print(summary: Summary, url: str, verbose: bool) -> None:
             typer.echo(f"  … and {len(entries) - len(shown)} more (--verbose lists them all)")
     if summary.skipped:
         typer.echo(f"skipped (unknown file type): {', '.join(summary.skipped)}")
+
+
+if __name__ == "__main__":  # `python -m command_center.intake.cli push …` works without `linkage`
+    app()

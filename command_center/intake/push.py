@@ -37,7 +37,8 @@ Kind = Literal["json", "cap", "geojson"]
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """An item (or a whole file, ``index`` None) that did not get in, and why."""
+    """An item (or a whole file, ``index`` None) that did not get in, and why. ``index`` is the
+    position in the document (array index, feature, CAP info), or the line for NDJSON files."""
 
     source: str
     index: int | None
@@ -53,20 +54,26 @@ class Refusal:
         }
 
     def __str__(self) -> str:
-        where = self.source if self.index is None else f"{self.source} [{self.index}]"
+        if self.index is None:
+            where = self.source
+        elif Path(self.source).suffix.lower() in NDJSON_SUFFIXES:
+            where = f"{self.source}:{self.index}"  # file:line, as compilers write it
+        else:
+            where = f"{self.source} [{self.index}]"
         who = f" {self.source_id}" if self.source_id else ""
         return f"{where}{who}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """One request: a JSON batch (``events``, ``first`` its position in the file) or a document."""
+    """One request: a JSON batch (``events`` and their ``positions`` in the file: array index,
+    or line for NDJSON) or a whole document."""
 
     source: str
     kind: Kind
     body: bytes
-    events: tuple[dict[str, Any], ...] = ()
-    first: int = 0
+    events: tuple[Any, ...] = ()
+    positions: tuple[int, ...] = ()
     profile: str | None = None
 
     @property
@@ -77,20 +84,26 @@ class Upload:
             "geojson": "application/geo+json",
         }[self.kind]
 
-    def subset(self, indices: Iterable[int]) -> list[Upload]:
-        """Uploads for some of this batch's events (relative indices), in runs of neighbours
-        so that positions in the file stay known."""
-        runs: list[list[int]] = []
-        for index in sorted(indices):
-            if runs and runs[-1][-1] == index - 1:
-                runs[-1].append(index)
-            else:
-                runs.append([index])
-        return [self.batch([self.events[i] for i in run], self.first + run[0]) for run in runs]
+    @property
+    def first(self) -> int | None:
+        return self.positions[0] if self.positions else None
 
-    def batch(self, events: list[dict[str, Any]], first: int) -> Upload:
-        body = json.dumps(events, ensure_ascii=False, allow_nan=False).encode()
-        return replace(self, body=body, events=tuple(events), first=first)
+    def subset(self, indices: Iterable[int]) -> Upload:
+        """The same batch with only some of its events (indices within the batch)."""
+        chosen = sorted(indices)
+        return json_batch(
+            self.source, [(self.positions[i], self.events[i]) for i in chosen], replace(self)
+        )
+
+
+def json_batch(source: str, items: list[tuple[int, Any]], base: Upload | None = None) -> Upload:
+    body = json.dumps([event for _, event in items], ensure_ascii=False, allow_nan=False)
+    return replace(
+        base or Upload(source, "json", b""),
+        body=body.encode(),
+        events=tuple(event for _, event in items),
+        positions=tuple(position for position, _ in items),
+    )
 
 
 @dataclass
@@ -191,25 +204,22 @@ def read_file(
 def _ndjson(source: str, raw: bytes, batch_size: int) -> tuple[list[Upload], list[Refusal]]:
     events: list[tuple[int, Any]] = []
     refused: list[Refusal] = []
-    for number, line in enumerate(raw.decode("utf-8-sig", errors="replace").splitlines()):
+    lines = raw.decode("utf-8-sig", errors="replace").splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             events.append((number, json.loads(line, parse_constant=_no_constants)))
         except (ValueError, RecursionError) as exc:
-            refused.append(Refusal(source, number, None, f"line {number + 1}: not JSON: {exc}"))
+            refused.append(Refusal(source, number, None, f"not JSON: {exc}"))
     return _batches(source, events, batch_size), refused
 
 
 def _batches(source: str, events: list[tuple[int, Any]], batch_size: int) -> list[Upload]:
-    """Batches of consecutive items; ``first`` is the index (NDJSON: line) of each batch's first
-    item, exact for files without gaps, which is what refusals report positions against."""
-    uploads = []
-    for start in range(0, len(events), batch_size):
-        chunk = events[start : start + batch_size]
-        upload = Upload(source, "json", b"", first=chunk[0][0])
-        uploads.append(upload.batch([event for _, event in chunk], chunk[0][0]))
-    return uploads
+    return [
+        json_batch(source, events[start : start + batch_size])
+        for start in range(0, len(events), batch_size)
+    ]
 
 
 # --- sending ----------------------------------------------------------------------------------
@@ -284,15 +294,17 @@ class Pusher:
         message, details = _error(response)
         if status == 413 and upload.kind == "json" and len(upload.events) > 1:
             half = len(upload.events) // 2
-            for part in upload.subset(range(half)) + upload.subset(range(half, len(upload.events))):
+            for part in (
+                upload.subset(range(half)),
+                upload.subset(range(half, len(upload.events))),
+            ):
                 await self.send(part)
             return
         if status == 422 and upload.kind == "json" and len(upload.events) > 1:
             bad = _bad_indices(details, len(upload.events))
             if bad and len(bad) < len(upload.events):
                 self._refuse_events(upload, message, details, only=bad)
-                for part in upload.subset(i for i in range(len(upload.events)) if i not in bad):
-                    await self.send(part)
+                await self.send(upload.subset(i for i in range(len(upload.events)) if i not in bad))
                 return
         if status in _REFUSAL_STATUSES:
             self._refuse_events(upload, message, details)
@@ -300,7 +312,7 @@ class Pusher:
         self.summary.failed.append(
             Refusal(
                 upload.source,
-                upload.first if upload.events else None,
+                upload.first,
                 None,
                 f"HTTP {status}: {message}",
             )
@@ -327,7 +339,7 @@ class Pusher:
                 wait = retry_after(response, attempt)
             if attempt < options.retries:
                 await asyncio.sleep(min(wait, options.max_wait_s))
-        index = upload.first if upload.events else None
+        index = upload.first
         self.summary.failed.append(
             Refusal(
                 upload.source, index, None, f"gave up after {options.retries + 1} tries: {reason}"
@@ -369,7 +381,7 @@ class Pusher:
             source_id = event.get("source_id") if isinstance(event, dict) else None
             reason = reasons.get(index) or message
             self.summary.refused.append(
-                Refusal(upload.source, upload.first + index, _text(source_id), reason)
+                Refusal(upload.source, upload.positions[index], _text(source_id), reason)
             )
 
 
@@ -382,7 +394,9 @@ def _with(message: str, details: list[dict[str, Any]]) -> str:
         return message
     first = details[0]
     where = ".".join(str(part) for part in first.get("loc", []))
-    return f"{message} ({where}: {first.get('msg')})" if where else message
+    if not where or str(first.get("msg")) in message:
+        return message
+    return f"{message} ({where}: {first.get('msg')})"
 
 
 def _bad_indices(details: list[dict[str, Any]], size: int) -> set[int]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,7 @@ from command_center.app import create_app
 from infra.db.models import EventRow
 from infra.runtime import Runtime
 from infra.settings import Settings
+from streams.runner import BatchProcessor
 from tests.processes import free_port
 from tests.support import make_token
 
@@ -151,3 +157,49 @@ def kafka_runtime(tmp_path: Path, broker: Tansu, **settings: Any) -> Runtime:
     return Runtime.open(
         Settings(data_dir=tmp_path / "data", bus_url=f"kafka://{broker.bootstrap}", **settings)
     )
+
+
+@contextmanager
+def pipeline_worker(settings: Settings) -> Iterator[None]:
+    """The pipeline consuming the raw topic in a thread with its own loop and runtime: the part
+    `linkage worker` plays next to `linkage serve`, without faust's start-up time."""
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    async def consume() -> None:
+        runtime = Runtime.open(settings, migrate=False)
+        await runtime.start()
+        processor = BatchProcessor(runtime)
+        subscription = runtime.bus.subscribe(runtime.bus.topics.raw, f"feeds-{uuid.uuid4().hex}")
+        pending = asyncio.ensure_future(anext(subscription))
+        try:
+            while not stop.is_set():
+                done, _ = await asyncio.wait({pending}, timeout=0.2)
+                if done:
+                    await processor.handle([record.value for record in pending.result()])
+                    pending = asyncio.ensure_future(anext(subscription))
+        finally:
+            # Cancel the read first, so that the generator is not running when it is closed
+            # and its consumer leaves the group cleanly.
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+            await subscription.aclose()
+            await runtime.stop()
+            runtime.close()
+
+    def main() -> None:
+        try:
+            asyncio.run(consume())
+        except BaseException as exc:  # reported to the test below
+            failures.append(exc)
+
+    thread = threading.Thread(target=main, name="pipeline-worker", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    if failures:
+        raise failures[0]

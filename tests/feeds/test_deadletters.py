@@ -19,7 +19,14 @@ from infra.bus import BusRecord
 from infra.runtime import Runtime
 from streams.domain import event_id_for, utcnow
 from streams.envelope import RawRecord
-from tests.feeds.conftest import Tansu, auth, kafka_runtime, stored_events, wait_stored
+from tests.feeds.conftest import (
+    Tansu,
+    auth,
+    kafka_runtime,
+    pipeline_worker,
+    stored_events,
+    wait_stored,
+)
 from tests.support import DESIGN_EXAMPLE, make_key, make_token
 
 LETTERS = "/api/v1/admin/dead-letters"
@@ -118,7 +125,10 @@ def test_kafka_producers_go_through_the_same_validation(tmp_path: Path, tansu: T
     try:
         key = {"X-API-Key": make_key(runtime, "fire")}
         operator = auth(make_token(runtime, "op", "operator"))
-        with TestClient(create_app(runtime, run_pipeline=True)) as client:
+        with (
+            TestClient(create_app(runtime, run_pipeline=False)) as client,
+            pipeline_worker(runtime.settings),
+        ):
             good, bad = raw("kafka-good"), raw("kafka-bad")
             bad["envelope"]["data"]["channel"] = "999"
             forged = raw("kafka-forged")

@@ -44,7 +44,7 @@ def ledger(runtime: Runtime) -> Counter[str]:
         return Counter(session.scalars(select(FeedReceiptRow.source_id)))
 
 
-async def read_topic(bootstrap: str, topic: str, expected: int, idle_s: float = 2.0) -> list[Any]:
+async def read_topic(bootstrap: str, topic: str, expected: int, idle_s: float = 1.0) -> list[Any]:
     """Every message of ``topic`` from the beginning (waits for ``expected``, then a quiet spell
     to catch any extra copy)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
@@ -76,7 +76,7 @@ def test_broker_outage_delivers_every_event_exactly_once(tmp_path: Path, tansu: 
         with TestClient(create_app(runtime, run_pipeline=False)) as client:
             first = client.post(FEED, json=before, headers=key)
             assert first.status_code == 202 and first.json()["accepted"] == 20
-            on_topic = asyncio.run(read_topic(tansu.bootstrap, topics.raw, 20, idle_s=0.5))
+            on_topic = asyncio.run(read_topic(tansu.bootstrap, topics.raw, 20, idle_s=0.3))
             assert Counter(m["envelope"]["source_id"] for m in on_topic) == {
                 e["source_id"]: 1 for e in before
             }
