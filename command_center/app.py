@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from command_center import errors
 from command_center.auth import KeyCache
 from command_center.console import ConsoleHub
-from command_center.routes import admin, auth, console, feeds, health, incidents
+from command_center.routes import admin, auth, console, feeds, geo, health, incidents
 from command_center.routes.console import STATIC
 from infra.runtime import Runtime
 from streams.envelope import EventEnvelope
@@ -55,18 +55,11 @@ def create_app(runtime: Runtime, *, run_pipeline: bool | None = None) -> FastAPI
     app.state.runtime = runtime
     app.state.key_cache = KeyCache()
     errors.install(app)
-    for module in (feeds, auth, incidents, health, console, admin):
+    for module in (feeds, auth, incidents, geo, health, console, admin):
         app.include_router(module.router)
-    _include_optional_routers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def _include_optional_routers(app: FastAPI) -> None:
-    from command_center.routes import geo
-
-    app.include_router(geo.router)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -49,8 +49,8 @@ class ConsoleHub:
 
     async def _pump(self, ready: asyncio.Event) -> None:
         while True:
+            subscription = self.runtime.pubsub.subscribe(CONSOLE_CHANNEL)
             try:
-                subscription = self.runtime.pubsub.subscribe(CONSOLE_CHANNEL)
                 first = asyncio.ensure_future(anext(subscription))
                 await asyncio.sleep(0)  # let the subscription register before we say ready
                 ready.set()
@@ -64,6 +64,8 @@ class ConsoleHub:
                 ready.set()
                 log.exception("console subscription failed; resubscribing in 1 s")
                 await asyncio.sleep(1)
+            finally:
+                await subscription.aclose()
 
     def _fan_out(self, batch: list[dict[str, Any]]) -> None:
         for queue in list(self._clients):

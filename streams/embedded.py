@@ -77,19 +77,24 @@ class EmbeddedRunner:
         first = asyncio.ensure_future(anext(subscription))
         await asyncio.sleep(0)
         ready.set()
-        batch = await first
-        while True:
-            try:
-                await self.processor.handle([record.value for record in batch])
-            except Exception:
-                # Even dead-lettering failed (the database is down?). The ledger still holds
-                # the batch as unprocessed: wait, then catch up from it.
-                self.runtime.metrics.errors.labels("runner").inc()
-                log.exception("pipeline batch could not be stored; catching up from the ledger")
-                await asyncio.sleep(1.0)
-                with contextlib.suppress(Exception):
-                    await self.redrive()
-            batch = await anext(subscription)
+        try:
+            batch = await first
+            while True:
+                try:
+                    await self.processor.handle([record.value for record in batch])
+                except Exception:
+                    # Even dead-lettering failed (the database is down?). The ledger still
+                    # holds the batch as unprocessed: wait, then catch up from it.
+                    self.runtime.metrics.errors.labels("runner").inc()
+                    log.exception("pipeline batch could not be stored; catching up from the ledger")
+                    await asyncio.sleep(1.0)
+                    with contextlib.suppress(Exception):
+                        await self.redrive()
+                batch = await anext(subscription)
+        finally:
+            # Cancelled between batches the generator sits at its yield: close it so its
+            # consumer (a Kafka group member) leaves cleanly.
+            await subscription.aclose()
 
     async def health(self) -> BackendHealth:
         task = self._task

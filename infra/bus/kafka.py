@@ -107,8 +107,10 @@ class KafkaBus:
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(self.session_timeout_ms // 4, 500),
         )
-        await consumer.start()
         try:
+            # Inside the try: a subscriber cancelled while still joining its group must
+            # leave the group and close its connections too.
+            await consumer.start()
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=1000)
                 records = [
@@ -119,7 +121,7 @@ class KafkaBus:
                 if records:
                     yield records
         finally:
-            await consumer.stop()
+            await asyncio.shield(consumer.stop())
 
     async def health(self) -> BackendHealth:
         producer = self._producer

@@ -50,7 +50,7 @@ def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(create_app(runtime, run_pipeline=True)) as client:
         yield client
 
 
