@@ -126,7 +126,9 @@ def main() -> None:
         rows += bench("SQLite", Settings(data_dir=Path(tmp)), args.events, args.batch)
         if args.postgis:
             rows += bench(
-                "PostGIS", Settings(database_url=args.postgis, data_dir=Path(tmp)), args.events,
+                "PostGIS",
+                Settings(database_url=args.postgis, data_dir=Path(tmp)),
+                args.events,
                 args.batch,
             )
     print(f"\n{args.events} events, batches of {args.batch}\n")

@@ -38,7 +38,8 @@ def linkage(
     )
     if result.returncode != 0:
         raise AssertionError(
-            f"linkage {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            f"linkage {' '.join(args)} exited {result.returncode}:\n"
+            f"{result.stdout}\n{result.stderr}"
         )
     return result
 
@@ -67,12 +68,16 @@ def background(*args: str, env: Mapping[str, str], log: Path) -> Iterator[subpro
                     process.wait()
 
 
-def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> float:
+def wait_healthy(
+    base_url: str, process: subprocess.Popen[bytes], log: Path, timeout: float
+) -> float:
     """Seconds until /healthz answered 200; fails with the process log otherwise."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
-            raise AssertionError(f"server exited {process.returncode}:\n{log.read_text()[-4000:]}")
+            raise AssertionError(
+            f"server exited {process.returncode}:\n{log.read_text()[-4000:]}"
+        )
         try:
             if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
                 return time.monotonic() - started

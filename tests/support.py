@@ -7,8 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from command_center.auth import create_key, create_user, issue_token, signing_secret
-from command_center.auth import authenticate
+from command_center.auth import authenticate, create_key, create_user, issue_token, signing_secret
 from infra.runtime import Runtime
 from streams.domain import Domain
 

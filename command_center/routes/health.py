@@ -53,9 +53,9 @@ def metrics(runtime: RuntimeDep) -> Response:
     # runtimes: accepted events the pipeline has not finished.
     with runtime.sessions() as session:
         unprocessed = session.scalar(
-            select(func.count()).select_from(FeedReceiptRow).where(
-                FeedReceiptRow.processed_at.is_(None)
-            )
+            select(func.count())
+            .select_from(FeedReceiptRow)
+            .where(FeedReceiptRow.processed_at.is_(None))
         )
     runtime.metrics.lag.set(unprocessed or 0)
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -69,7 +69,7 @@ class Bus(Protocol):
     async def publish(self, topic: str, records: Sequence[BusRecord]) -> None:
         """Return only once every record is durably accepted; raise ``ServiceUnavailable``."""
 
-    def subscribe(self, topic: str, group: str) -> AsyncIterator[list[BusRecord]]:
+    def subscribe(self, topic: str, group: str) -> AsyncGenerator[list[BusRecord], None]:
         """Yield batches of records for one consumer group, in partition order."""
         ...
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -97,7 +97,7 @@ class KafkaBus:
                 retry_after=5,
             ) from None
 
-    async def subscribe(self, topic: str, group: str) -> AsyncIterator[list[BusRecord]]:
+    async def subscribe(self, topic: str, group: str) -> AsyncGenerator[list[BusRecord], None]:
         consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=self.bootstrap,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from infra.bus.base import BackendHealth, BusRecord, Topics
 
@@ -47,7 +47,7 @@ class MemoryBus:
             groups[group] = queue
         return groups[group]
 
-    async def subscribe(self, topic: str, group: str) -> AsyncIterator[list[BusRecord]]:
+    async def subscribe(self, topic: str, group: str) -> AsyncGenerator[list[BusRecord], None]:
         queue = self._queue(topic, group)
         while True:
             batch = [await queue.get()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Protocol
 
 from infra.bus.base import BackendHealth
@@ -16,7 +16,7 @@ class PubSub(Protocol):
     async def publish(self, channel: str, messages: Sequence[dict[str, Any]]) -> None:
         """Publish in order; every subscriber sees the messages in this order."""
 
-    def subscribe(self, channel: str) -> AsyncIterator[list[dict[str, Any]]]:
+    def subscribe(self, channel: str) -> AsyncGenerator[list[dict[str, Any]], None]:
         """Yield batches of messages published after the subscription started."""
         ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from infra.bus.base import BackendHealth
@@ -25,7 +25,7 @@ class MemoryPubSub:
             for message in messages:
                 queue.put_nowait(message)
 
-    async def subscribe(self, channel: str) -> AsyncIterator[list[dict[str, Any]]]:
+    async def subscribe(self, channel: str) -> AsyncGenerator[list[dict[str, Any]], None]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._subscribers[channel].add(queue)
         try:

@@ -7,7 +7,7 @@ needs every message). The stream is capped so Redis memory stays bounded.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -57,7 +57,7 @@ class RedisPubSub:
         except (RedisError, OSError) as exc:
             raise ServiceUnavailable(f"Redis publish failed ({type(exc).__name__})") from None
 
-    async def subscribe(self, channel: str) -> AsyncIterator[list[dict[str, Any]]]:
+    async def subscribe(self, channel: str) -> AsyncGenerator[list[dict[str, Any]], None]:
         key = self._key(channel)
         last_id = b"$"
         while True:

@@ -24,9 +24,9 @@ from tests.support import DESIGN_EXAMPLE
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
-async def _next_delta(socket: Any, timeout: float) -> dict[str, Any]:
+async def _next_delta(socket: Any, within_s: float) -> dict[str, Any]:
     while True:
-        message = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+        message = json.loads(await asyncio.wait_for(socket.recv(), within_s))
         if message["type"] == "delta":
             return dict(message)
 
