@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from shapely.errors import ShapelyError
+from shapely.geometry import shape
 
 from command_center.auth import AgencyPrincipal
 from command_center.deps import RuntimeDep, get_agency
-from command_center.feeds import (
-    FeedIntake,
-    IntakeItem,
-    database_unavailable,
-    parse_json_body,
-    validate_envelopes,
-)
+from command_center.feeds import FeedIntake, IntakeItem, database_unavailable
 from command_center.intake import PROFILES, ParseResult, parse_cap, parse_geojson
 from command_center.ratelimit import IntakeLimits, MemoryRateLimiter, RateLimiter, make_limiter
+from gis.crs import resolve_crs, to_wgs84
 from infra.errors import (
     InvalidInput,
     NotFound,
@@ -30,21 +29,26 @@ from infra.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from infra.runtime import Runtime
 from streams.domain import Domain
+from streams.envelope import EventEnvelope
 from streams.schemas import validate_data
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The rate limiter lives as long as the app (its Redis connection is closed on the way out).
-    Tests may preset ``app.state.intake_limits``; otherwise ``LINKAGE_INTAKE_*`` decides."""
+    """The rate limiter and the intake (its ledger writer task) live as long as the app, and are
+    closed on the way out. Tests may preset ``app.state.intake_limits``; otherwise
+    ``LINKAGE_INTAKE_*`` decides."""
     runtime = app.state.runtime
     limits: IntakeLimits | None = getattr(app.state, "intake_limits", None)
     limiter = make_limiter(runtime.settings, limits)
     app.state.intake_limiter = limiter
+    intake = app.state.feed_intake = FeedIntake(runtime)
     try:
         yield
     finally:
+        await intake.close()
         await limiter.close()
 
 
@@ -61,6 +65,13 @@ def _limiter(request: Request) -> RateLimiter:
         limits = getattr(request.app.state, "intake_limits", None) or IntakeLimits()
         limiter = request.app.state.intake_limiter = MemoryRateLimiter(limits)
     return limiter
+
+
+def _intake(request: Request, runtime: Runtime) -> FeedIntake:
+    intake: FeedIntake | None = getattr(request.app.state, "feed_intake", None)
+    if intake is None:  # likewise: one intake (one ledger writer) per app
+        intake = request.app.state.feed_intake = FeedIntake(runtime)
+    return intake
 
 
 def feed_agency(
@@ -113,6 +124,83 @@ def _domain(value: str) -> Domain:
             f"unknown feed domain {value!r}; domains: {known}",
             details=[{"loc": ["path", "domain"], "msg": f"one of {known}"}],
         ) from None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_json_body(body: bytes) -> list[dict[str, Any]]:
+    """One event object or an array of them; NaN/Infinity and runaway nesting are refused."""
+    try:
+        value = json.loads(body, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise InvalidInput("JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"malformed JSON: {exc}") from None
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ValidationFailed("the batch is empty", details=[{"loc": ["body"], "msg": "empty"}])
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValidationFailed(
+                "each event is a JSON object",
+                details=[{"loc": [index], "msg": f"got {type(item).__name__}"}],
+            )
+    return items
+
+
+def validate_envelopes(domain: Domain, items: Sequence[dict[str, Any]]) -> list[IntakeItem]:
+    """Envelope, coordinates and per-type ``data`` schema; all-or-nothing for JSON batches."""
+    accepted: list[IntakeItem] = []
+    details: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            envelope = EventEnvelope.model_validate(item)
+            check_coordinates(envelope)
+            # Validated data replaces the raw dict in place: a copy of the model per event
+            # costs more than the check itself at thousands of events per second.
+            envelope.data = validate_data(domain, envelope.type, envelope.data)
+            accepted.append(IntakeItem(domain, envelope))
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False, include_input=False):
+                details.append(
+                    {"loc": [index, *error["loc"]], "msg": error["msg"], "type": error["type"]}
+                )
+        except ValidationFailed as exc:
+            details.extend({**d, "loc": [index, *d.get("loc", [])]} for d in exc.details)
+    if details:
+        bad = len({d["loc"][0] for d in details})
+        first = details[0]
+        where = f"[{first['loc'][0]}]" + "".join(f".{part}" for part in first["loc"][1:])
+        raise ValidationFailed(
+            f"{bad} of {len(items)} event(s) are invalid; nothing was accepted "
+            f"(first: {where}: {first.get('msg', '')})",
+            details=details[:100],
+        )
+    return accepted
+
+
+def check_coordinates(envelope: EventEnvelope) -> None:
+    """Refuse at the door what normalize could never place: unknown CRS, off-Earth results."""
+    geometry = envelope.geometry
+    if geometry is None:
+        return
+    try:
+        if geometry.type == "Point" and resolve_crs(envelope.crs).is_wgs84:
+            # The common case (a call, a unit position) needs no shapely geometry: positions
+            # are finite numbers already; only the range is left to check.
+            lon, lat = geometry.coordinates[0], geometry.coordinates[1]
+            if -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
+                return
+        to_wgs84(shape(geometry.model_dump()), envelope.crs)
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            exc.message, details=[{"loc": ["geometry"], "msg": exc.message}]
+        ) from None
+    except (ValueError, ShapelyError) as exc:
+        message = f"geometry cannot be read: {exc}"
+        raise ValidationFailed(message, details=[{"loc": ["geometry"], "msg": message}]) from None
 
 
 @router.post(
@@ -181,7 +269,7 @@ async def push_events(
         await limiter.take(agency.agency, 1)
         raise
     await limiter.take(agency.agency, max(1, len(items) + len(rejected)))
-    result = await FeedIntake(runtime).accept(agency, items, rejected)
+    result = await _intake(request, runtime).accept(agency, items, rejected)
     return JSONResponse(result.to_json(), status_code=202)
 
 

@@ -61,7 +61,7 @@ def test_limits_come_from_their_own_settings(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.fixture
 def limited_app(tmp_path: Path) -> Iterator[tuple[Runtime, FastAPI]]:
     runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
-    app = create_app(runtime)
+    app = create_app(runtime, run_pipeline=False)  # limits only: no pipeline needed
     app.state.intake_limits = IntakeLimits(rate_per_second=5, burst=20)
     yield runtime, app
     runtime.close()
@@ -116,7 +116,7 @@ async def test_redis_buckets_are_shared_between_servers(redis_url: str) -> None:
 def test_http_uses_redis_when_pubsub_is_redis(tmp_path: Path, redis_url: str) -> None:
     runtime = Runtime.open(Settings(data_dir=tmp_path / "data", pubsub_url=redis_url))
     try:
-        app = create_app(runtime)
+        app = create_app(runtime, run_pipeline=False)  # limits only: no pipeline needed
         app.state.intake_limits = IntakeLimits(
             rate_per_second=1, burst=10, redis_prefix=f"t-{uuid.uuid4().hex}"
         )
