@@ -161,6 +161,7 @@ def test_unreadable_json(api: Api, body: bytes, status: int, where: list[Any] | 
         ({"data": {"channel": "119", "category": "rescue", "people_trapped": "six"}}, "data"),
         ({"data": {"channel": "119", "category": "rescue", "sql": "1; --"}}, "data"),
         ({"data": {"channel": "119", "category": "rescue", "description": "水" * 20_000}}, "data"),
+        ({"source_id": "lone \ud800 surrogate"}, "source_id"),
         ({"extra": True}, "extra"),
         ({"agency": "public-security"}, "agency"),
         ({"event_id": "00000000-0000-0000-0000-000000000000"}, "event_id"),

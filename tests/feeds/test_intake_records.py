@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from command_center.feeds import IntakeItem, Receipt, fast_event_id
 from command_center.intake import parse_cap
+from command_center.routes.feeds import _fast, parse_json_body, read_json_events, validate_envelopes
+from infra.errors import ValidationFailed
 from streams.domain import Domain, event_id_for, utcnow
 from streams.envelope import EventEnvelope, RawRecord
 from tests.feeds.conftest import SHARED_DATA
+from tests.feeds.test_hostile import typed_events
 from tests.support import DESIGN_EXAMPLE
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=60)
@@ -54,3 +59,26 @@ def test_receipt_text_is_the_raw_record() -> None:
         assert decoded == expected
         assert json.loads(receipt.text) == json.loads(expected.model_dump_json())
         assert receipt.source_id == item.envelope.source_id
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(typed_events(), min_size=1, max_size=4))
+def test_fast_json_path_equals_the_careful_one(cases: list[tuple[str, dict[str, Any]]]) -> None:
+    domain = Domain(cases[0][0])
+    events = [envelope for kind, envelope in cases if kind == domain.value]
+    body = json.dumps(events, ensure_ascii=False).encode()
+    try:
+        careful = validate_envelopes(domain, parse_json_body(body))
+    except ValidationFailed as refused:
+        with pytest.raises(ValidationFailed) as caught:
+            read_json_events(domain, body)
+        assert caught.value.to_json() == refused.to_json()
+        return
+    fast = _fast(domain, body)
+    assert fast is not None
+    assert [item.envelope.model_dump() for item in fast] == [
+        item.envelope.model_dump() for item in careful
+    ]
+    assert [i.envelope.model_dump() for i in read_json_events(domain, body)] == [
+        i.envelope.model_dump() for i in careful
+    ]
