@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -120,7 +121,7 @@ class Receipt:
         # the same result.
         original = "null" if item.original is None else json.dumps(item.original)
         text = (
-            f'{{"v":{SCHEMA_VERSION},"event_id":"{event_id}","agency":{json.dumps(agency)},'
+            f'{{"v":{SCHEMA_VERSION},"event_id":"{event_id}","agency":{_json_text(agency)},'
             f'"domain":"{item.domain.value}","received_at":"{_iso(received_at)}",'
             f'"envelope":{item.envelope.model_dump_json()},"original":{original}}}'
         )
@@ -128,6 +129,12 @@ class Receipt:
         return cls(event_id, agency, item.envelope.source_id, item.domain, received_at, key, text)
 
 
+@functools.lru_cache(maxsize=256)
+def _json_text(value: str) -> str:
+    return json.dumps(value)
+
+
+@functools.lru_cache(maxsize=64)
 def _iso(moment: datetime) -> str:
     """As pydantic writes an aware datetime (UTC as ``Z``)."""
     text = moment.isoformat()
@@ -361,11 +368,14 @@ class FeedIntake:
                 records[event_id] = Receipt.of(event_id, principal.agency, item, received_at)
         fresh_ids = await self.writer.write(list(records.values()))
         accepted = len(fresh_ids)
-        metrics = self.runtime.metrics
+        counts: dict[tuple[bool, str], int] = {}
         for event_id, item in zip(ids, permitted, strict=True):
-            counter = metrics.events_in if event_id in fresh_ids else metrics.events_duplicate
-            counter.labels(item.domain.value).inc()
+            fresh = event_id in fresh_ids
             fresh_ids.discard(event_id)  # a repeat inside the batch is a duplicate
+            counts[fresh, item.domain.value] = counts.get((fresh, item.domain.value), 0) + 1
+        metrics = self.runtime.metrics
+        for (fresh, domain), count in counts.items():  # one labelled update per domain
+            (metrics.events_in if fresh else metrics.events_duplicate).labels(domain).inc(count)
         return IntakeResult(accepted, len(ids) - accepted, ids, refused)
 
 
