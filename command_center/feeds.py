@@ -225,7 +225,7 @@ class LedgerWriter:
                     self.runtime.bus.topics.raw,
                     [BusRecord(record.key, record.text.encode()) for record in fresh],
                 )
-            await asyncio.to_thread(session.commit)
+            await asyncio.to_thread(_commit_and_close, session)
             return inserted
         except BaseException as exc:
             # The connection may be the thing that broke: a failing rollback must not hide why.
@@ -242,6 +242,12 @@ class LedgerWriter:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(session.close)
+
+
+def _commit_and_close(session: Session) -> None:
+    """One trip to a worker thread for both (closing twice later is harmless)."""
+    session.commit()
+    session.close()
 
 
 def _insert_receipts(session: Session, records: list[Receipt]) -> list[str]:
