@@ -16,6 +16,7 @@ event id or source id: who sent an event is not something an operator can change
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,10 +26,10 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from command_center.feeds import partition_key
+from command_center.feeds import database_unavailable, partition_key
 from infra.bus import Bus, BusRecord
 from infra.db.models import DeadLetterRow
-from infra.errors import Conflict, NotFound, ValidationFailed
+from infra.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from streams.domain import utcnow
 from streams.envelope import EventEnvelope, RawRecord
 
@@ -196,11 +197,17 @@ async def redrive(
         await bus.publish(bus.topics.raw, [message])
         await asyncio.to_thread(session.commit)
         return Redrive({**dead_letter_json(row), "redriven_at": now.isoformat()}, published=True)
-    except BaseException:
-        await asyncio.to_thread(session.rollback)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(session.rollback)
+        if isinstance(exc, Exception) and database_unavailable(exc):
+            raise ServiceUnavailable(
+                "the database is unavailable; nothing was re-driven, retry later", retry_after=5
+            ) from None
         raise
     finally:
-        await asyncio.to_thread(session.close)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(session.close)
 
 
 def _claim(session: Session, dead_letter_id: str, now: datetime) -> bool:

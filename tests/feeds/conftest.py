@@ -176,7 +176,9 @@ def pipeline_worker(settings: Settings) -> Iterator[None]:
             while not stop.is_set():
                 done, _ = await asyncio.wait({pending}, timeout=0.2)
                 if done:
-                    await processor.handle([record.value for record in pending.result()])
+                    batch = pending.result()
+                    if batch:  # a subscription may announce itself with an empty batch
+                        await processor.handle([record.value for record in batch])
                     pending = asyncio.ensure_future(anext(subscription))
         finally:
             # Cancel the read first, so that the generator is not running when it is closed
