@@ -29,7 +29,10 @@ def feed() -> None:
 @app.command()
 def push(
     files: Annotated[
-        list[Path], typer.Argument(help="Files or directories (JSON, NDJSON, CAP, GeoJSON).")
+        list[Path],
+        typer.Argument(
+            help="Files or directories (JSON, NDJSON, CAP, GeoJSON).", metavar="FILE_OR_DIR..."
+        ),
     ],
     domain: Annotated[str, typer.Option(help="Feed domain: " + ", ".join(d.value for d in Domain))],
     url: Annotated[str, typer.Option(help="The server, e.g. http://127.0.0.1:8000")],
