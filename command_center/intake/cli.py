@@ -30,9 +30,7 @@ def feed() -> None:
 def push(
     files: Annotated[
         list[Path],
-        typer.Argument(
-            help="Files or directories (JSON, NDJSON, CAP, GeoJSON).", metavar="FILE_OR_DIR..."
-        ),
+        typer.Argument(help="Files or directories (JSON, NDJSON, CAP, GeoJSON).", metavar="PATH"),
     ],
     domain: Annotated[str, typer.Option(help="Feed domain: " + ", ".join(d.value for d in Domain))],
     url: Annotated[str, typer.Option(help="The server, e.g. http://127.0.0.1:8000")],
