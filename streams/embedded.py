@@ -30,8 +30,13 @@ class EmbeddedRunner:
     async def start(self) -> None:
         await self.redrive()
         ready = asyncio.Event()
-        self._task = asyncio.create_task(self._run(ready), name="embedded-stream")
-        await ready.wait()
+        task = asyncio.create_task(self._run(ready), name="embedded-stream")
+        self._task = task
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():  # it died before subscribing: say why instead of hanging
+            waiting.cancel()
+            task.result()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -74,12 +79,11 @@ class EmbeddedRunner:
         # On Kafka (an all-in-one `linkage run` pointed at a broker) this is a consumer group of
         # its own, next to the faust workers' group.
         subscription = bus.subscribe(bus.topics.raw, f"{self.runtime.streams.app_id}-inprocess")
-        first = asyncio.ensure_future(anext(subscription))
-        await asyncio.sleep(0)
-        ready.set()
         try:
-            batch = await first
+            await anext(subscription)  # the empty "subscribed" batch
+            ready.set()
             while True:
+                batch = await anext(subscription)
                 try:
                     await self.processor.handle([record.value for record in batch])
                 except Exception:
@@ -90,7 +94,6 @@ class EmbeddedRunner:
                     await asyncio.sleep(1.0)
                     with contextlib.suppress(Exception):
                         await self.redrive()
-                batch = await anext(subscription)
         finally:
             # Cancelled between batches the generator sits at its yield: close it so its
             # consumer (a Kafka group member) leaves cleanly.

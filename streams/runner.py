@@ -28,6 +28,8 @@ class BatchProcessor:
         self.pipeline = Pipeline(runtime.sessions, runtime.geo, runtime.streams)
 
     async def handle(self, values: list[bytes]) -> None:
+        if not values:
+            return
         metrics = self.runtime.metrics
         try:
             results = [await asyncio.to_thread(self.pipeline.process, values)]

@@ -70,7 +70,11 @@ class Bus(Protocol):
         """Return only once every record is durably accepted; raise ``ServiceUnavailable``."""
 
     def subscribe(self, topic: str, group: str) -> AsyncGenerator[list[BusRecord], None]:
-        """Yield batches of records for one consumer group, in partition order."""
+        """Yield batches of records for one consumer group, in partition order.
+
+        The first batch is always empty: it says the subscription is live (on Kafka, the group
+        is joined), so a caller can wait for it before announcing readiness.
+        """
         ...
 
     async def health(self) -> BackendHealth: ...

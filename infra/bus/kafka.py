@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Sequence
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -18,6 +19,14 @@ from infra.bus.base import BackendHealth, BusRecord, Topics
 from infra.errors import ServiceUnavailable
 
 _CONNECT_TIMEOUT_S = 10.0
+
+
+def _records(batches: dict[Any, list[ConsumerRecord[bytes, bytes]]]) -> list[BusRecord]:
+    return [
+        BusRecord(message.key, message.value)
+        for messages in batches.values()
+        for message in messages
+    ]
 
 
 class KafkaBus:
@@ -108,16 +117,18 @@ class KafkaBus:
             heartbeat_interval_ms=max(self.session_timeout_ms // 4, 500),
         )
         try:
-            # Inside the try: a subscriber cancelled while still joining its group must
-            # leave the group and close its connections too.
             await consumer.start()
+            # Wait for the group join before saying "subscribed": stopping a consumer whose
+            # coordinator is still opening connections leaks them (an aiokafka race).
+            joined_by = asyncio.get_running_loop().time() + 2 * self.session_timeout_ms / 1000
+            early: list[BusRecord] = []
+            while not consumer.assignment() and asyncio.get_running_loop().time() < joined_by:
+                early += _records(await consumer.getmany(timeout_ms=200, max_records=1000))
+            yield []
+            if early:
+                yield early
             while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-                records = [
-                    BusRecord(message.key, message.value)
-                    for messages in batches.values()
-                    for message in messages
-                ]
+                records = _records(await consumer.getmany(timeout_ms=500, max_records=1000))
                 if records:
                     yield records
         finally:

@@ -49,6 +49,7 @@ class MemoryBus:
 
     async def subscribe(self, topic: str, group: str) -> AsyncGenerator[list[BusRecord], None]:
         queue = self._queue(topic, group)
+        yield []  # subscribed: nothing published from now on is missed
         while True:
             batch = [await queue.get()]
             while len(batch) < _MAX_BATCH and not queue.empty():
