@@ -155,7 +155,7 @@ def correlate(
                 level=detection.level,
                 status=IncidentStatus.NEW,
                 geometry=point,
-                opened_at=now,
+                opened_at=event.occurred_at,  # when it began, not when we heard
                 updated_at=now,
                 title=detection.title,
                 event_ids=(event.id,),

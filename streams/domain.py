@@ -120,6 +120,12 @@ def geometry_from_json(value: dict[str, Any] | None) -> BaseGeometry | None:
     return None if value is None else shape(value)
 
 
+def _iso(value: datetime) -> str:
+    """Times go out in UTC whatever zone they came in: storage answers in UTC too, so a delta
+    and a later read of the same incident say the same thing."""
+    return value.astimezone(UTC).isoformat()
+
+
 def _dt(value: str | datetime) -> datetime:
     parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     if parsed.tzinfo is None:
@@ -171,8 +177,8 @@ class Event:
             "domain": self.domain.value,
             "type": self.type,
             "source_id": self.source_id,
-            "occurred_at": self.occurred_at.isoformat(),
-            "received_at": self.received_at.isoformat(),
+            "occurred_at": _iso(self.occurred_at),
+            "received_at": _iso(self.received_at),
             "geometry": geometry_to_json(self.geometry),
             "severity": None if self.severity is None else self.severity.value,
             "attributes": self.attributes,
@@ -216,7 +222,7 @@ class Task:
             "action": self.action,
             "status": self.status.value,
             "unit_ids": list(self.unit_ids),
-            "created_at": self.created_at.isoformat(),
+            "created_at": _iso(self.created_at),
         }
 
     @classmethod
@@ -267,8 +273,8 @@ class Incident:
             "status": self.status.value,
             "title": self.title,
             "geometry": geometry_to_json(self.geometry),
-            "opened_at": self.opened_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
+            "opened_at": _iso(self.opened_at),
+            "updated_at": _iso(self.updated_at),
             "event_ids": list(self.event_ids),
             "tasks": [task.to_json() for task in self.tasks],
             "province": self.jurisdiction.province,
@@ -329,7 +335,7 @@ class Unit:
             "status": self.status.value,
             "position": geometry_to_json(self.position),
             "home_station": self.home_station,
-            "updated_at": self.updated_at.isoformat(),
+            "updated_at": _iso(self.updated_at),
         }
 
 
@@ -356,10 +362,10 @@ class Alert:
             "channel": self.channel,
             "message": self.message,
             "status": self.status.value,
-            "created_at": self.created_at.isoformat(),
+            "created_at": _iso(self.created_at),
             "acknowledged_at": None
             if self.acknowledged_at is None
-            else self.acknowledged_at.isoformat(),
+            else _iso(self.acknowledged_at),
         }
 
 

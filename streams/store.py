@@ -284,25 +284,37 @@ class Store:
         if created:
             session.execute(insert(IncidentRow), created)  # one executemany for the batch
         for change in changes:
-            if change.created:
-                continue
-            incident = change.incident
-            values = _incident_values(incident)
-            last_event_at = change.last_event_at or incident.updated_at
-            # Optimistic concurrency: an operator command may have changed the incident since
-            # we read it; then the whole batch is retried on fresh state.
-            result = session.execute(
-                update(IncidentRow)
-                .where(IncidentRow.id == incident.id)
-                .where(IncidentRow.version == incident.version - 1)
-                .values(
-                    last_event_at=_later_of(session, IncidentRow.last_event_at, last_event_at),
-                    **values,
+            if not change.created:
+                # An operator command may have changed the incident since we read it; then
+                # save_incident raises Conflict and the whole batch is retried on fresh state.
+                self.save_incident(
+                    session,
+                    change.incident,
+                    previous_version=change.incident.version - 1,
+                    last_event_at=change.last_event_at,
                 )
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise Conflict(f"incident {incident.id} changed concurrently")
         session.flush()
+
+    def save_incident(
+        self,
+        session: Session,
+        incident: Incident,
+        *,
+        previous_version: int,
+        last_event_at: datetime | None = None,
+    ) -> None:
+        """Write ``incident`` over the stored one, only if that is still ``previous_version``."""
+        values = _incident_values(incident)
+        if last_event_at is not None:
+            values["last_event_at"] = _later_of(session, IncidentRow.last_event_at, last_event_at)
+        result = session.execute(
+            update(IncidentRow)
+            .where(IncidentRow.id == incident.id)
+            .where(IncidentRow.version == previous_version)
+            .values(**values)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(f"incident {incident.id} changed concurrently; retry")
 
     def _write_tasks(self, session: Session, changes: Sequence[IncidentChange]) -> None:
         rows = [

@@ -174,6 +174,20 @@ class TaskRow(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
+class CommandRow(Base):
+    """Operator commands, kept as an audit trail and as the idempotency ledger of retries."""
+
+    __tablename__ = "commands"
+    __table_args__ = (UniqueConstraint("user", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    user: Mapped[str] = mapped_column(String(100))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    command: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class ConsoleChangeRow(Base):
     """Ordered log of what the console was told; ``seq`` orders deltas for resync after gaps."""
 

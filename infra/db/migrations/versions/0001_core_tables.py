@@ -173,6 +173,27 @@ def upgrade() -> None:
     op.create_index(op.f("ix_events_incident_id"), "events", ["incident_id"], unique=False)
     op.create_index("ix_events_occurred_at", "events", ["occurred_at"], unique=False)
     op.create_table(
+        "commands",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("incident_id", sa.String(length=36), nullable=False),
+        sa.Column("user", sa.String(length=100), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column(
+            "command",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", infra.db.types.UtcDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"], ["incidents.id"], name=op.f("fk_commands_incident_id_incidents")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_commands")),
+        sa.UniqueConstraint(
+            "user", "idempotency_key", name=op.f("uq_commands_user_idempotency_key")
+        ),
+    )
+    op.create_index(op.f("ix_commands_incident_id"), "commands", ["incident_id"], unique=False)
+    op.create_table(
         "tasks",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("incident_id", sa.String(length=36), nullable=False),
@@ -234,6 +255,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_commands_incident_id"), table_name="commands")
+    op.drop_table("commands")
     op.drop_table("secrets")
     op.drop_table("users")
     op.drop_index(op.f("ix_tasks_incident_id"), table_name="tasks")
