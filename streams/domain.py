@@ -363,9 +363,7 @@ class Alert:
             "message": self.message,
             "status": self.status.value,
             "created_at": _iso(self.created_at),
-            "acknowledged_at": None
-            if self.acknowledged_at is None
-            else _iso(self.acknowledged_at),
+            "acknowledged_at": None if self.acknowledged_at is None else _iso(self.acknowledged_at),
         }
 
 

@@ -75,9 +75,7 @@ def wait_healthy(
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
-            raise AssertionError(
-            f"server exited {process.returncode}:\n{log.read_text()[-4000:]}"
-        )
+            raise AssertionError(f"server exited {process.returncode}:\n{log.read_text()[-4000:]}")
         try:
             if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
                 return time.monotonic() - started
