@@ -35,6 +35,8 @@ async def run_server(
             port=settings.port if port is None else port,
             log_level=settings.log_level.lower(),
             lifespan="on",
+            # One line per feed POST drowns everything else at INFO; keep it for debugging.
+            access_log=settings.log_level.upper() == "DEBUG",
             ws="websockets-sansio",
         )
         server = uvicorn.Server(config)

@@ -52,6 +52,11 @@ if [[ ! -x /usr/bin/chromium ]]; then
         printf 'test.sh: WARNING: /usr/bin/chromium is missing, so the browser tests will fail; install it with: sudo apt-get install -y chromium\n' >&2
     fi
 fi
+# Screenshots of the console show Chinese only with CJK fonts (the tests pass without them).
+if [[ ! -d /usr/share/fonts/opentype/noto ]] && [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    (apt_install "CJK fonts are missing (console screenshots)" fonts-noto-cjk) ||
+        printf "test.sh: could not install fonts-noto-cjk; screenshots will show boxes for Chinese\n" >&2
+fi
 
 step "start services"
 # The lease tells other runs sharing .services that we use them; --ephemeral marks the services
