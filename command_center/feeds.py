@@ -167,11 +167,13 @@ class LedgerWriter:
         self._task: asyncio.Task[None] | None = None
 
     async def write(self, records: list[Receipt]) -> set[str]:
-        if self._task is None or self._task.done():
+        loop = asyncio.get_running_loop()
+        # A writer per event loop: an app served again (tests) gets a fresh one.
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
             self._queue = asyncio.Queue()
-            self._task = asyncio.create_task(self._run(self._queue), name="intake-ledger")
+            self._task = loop.create_task(self._run(self._queue), name="intake-ledger")
         assert self._queue is not None
-        pending = _Pending(records, asyncio.get_running_loop().create_future())
+        pending = _Pending(records, loop.create_future())
         self._queue.put_nowait(pending)
         return await pending.done
 
