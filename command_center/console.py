@@ -12,12 +12,12 @@ rather than slowing every other operator down.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
+from infra.aio import cancel_and_wait
 from infra.runtime import Runtime
 from streams.publish import CONSOLE_CHANNEL
 from streams.store import Store
@@ -40,10 +40,7 @@ class ConsoleHub:
         await ready.wait()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         for queue in list(self._clients):
             queue.put_nowait(None)
 

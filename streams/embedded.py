@@ -12,6 +12,7 @@ import logging
 
 from sqlalchemy import select
 
+from infra.aio import cancel_and_wait
 from infra.bus.base import BackendHealth
 from infra.db.models import FeedReceiptRow
 from infra.runtime import Runtime
@@ -39,10 +40,7 @@ class EmbeddedRunner:
             task.result()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def redrive(self) -> int:
         """Process accepted-but-unprocessed ledger rows, oldest first. Returns how many."""
