@@ -123,6 +123,14 @@ class EventEnvelope(BaseModel):
     severity: Severity | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _no_bare_numbers(cls, value: Any) -> Any:
+        # A bare number could be seconds or milliseconds since 1970: ambiguous, so refused.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError("give an ISO 8601 time with its zone, e.g. 2023-07-31T08:12:00+08:00")
+        return value
+
 
 class RawRecord(BaseModel):
     """A record of the raw topic: an accepted envelope with who sent it and when."""

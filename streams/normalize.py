@@ -12,10 +12,11 @@ from typing import Any
 import shapely
 from pydantic import ValidationError
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from gis.crs import to_wgs84
 from infra.errors import LinkageError
-from streams.domain import Event
+from streams.domain import Event, event_id_for
 from streams.envelope import RawRecord
 from streams.schemas import validate_data
 
@@ -49,6 +50,22 @@ def _text(value: bytes) -> str:
     return value[:65536].decode("utf-8", errors="replace")
 
 
+def repair(geometry: BaseGeometry) -> BaseGeometry:
+    """``make_valid`` that keeps an area an area: a self-intersecting warning polygon comes
+    back as polygons, without the slivers of line make_valid may add beside them."""
+    fixed = shapely.make_valid(geometry)
+    if geometry.geom_type not in ("Polygon", "MultiPolygon") or fixed.geom_type in (
+        "Polygon",
+        "MultiPolygon",
+    ):
+        return fixed
+    polygons = [
+        part for part in shapely.get_parts(fixed) if part.geom_type in ("Polygon", "MultiPolygon")
+    ]
+    parts = [p for poly in polygons for p in shapely.get_parts(poly)]
+    return shapely.multipolygons(parts) if parts else fixed
+
+
 def normalize(records: list[RawRecord]) -> tuple[list[Event], list[Rejected]]:
     events: list[Event] = []
     rejected: list[Rejected] = []
@@ -61,14 +78,16 @@ def normalize(records: list[RawRecord]) -> tuple[list[Event], list[Rejected]]:
             if envelope.geometry is not None:
                 geometry = to_wgs84(shape(envelope.geometry.model_dump()), envelope.crs)
                 if not shapely.is_valid(geometry):
-                    geometry = shapely.make_valid(geometry)
+                    geometry = repair(geometry)
         except (LinkageError, ValueError, shapely.errors.ShapelyError) as exc:
             message = exc.message if isinstance(exc, LinkageError) else str(exc)
             rejected.append(Rejected("normalize", message, record.model_dump(mode="json")))
             continue
         events.append(
             Event(
-                id=record.event_id,
+                # Derived, never trusted: a producer writing to Kafka may send any id, and the
+                # natural key (agency, source id) is what makes the event itself.
+                id=event_id_for(record.agency, envelope.source_id),
                 agency=record.agency,
                 domain=record.domain,
                 type=envelope.type,
