@@ -116,7 +116,7 @@ def keys_list(
     agency: Annotated[str | None, typer.Option(help="Only this agency's keys.")] = None,
 ) -> None:
     """List keys: id, agency, prefix, domains, created, revoked (never the key itself)."""
-    from command_center.feeds import key_json, list_keys
+    from command_center.keys import key_json, list_keys
 
     with _sessions()() as session:
         keys = [key_json(row) for row in list_keys(session, agency)]
@@ -143,7 +143,7 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key by its id now (takes effect within seconds on every server)."""
-    from command_center.feeds import revoke_now
+    from command_center.keys import revoke_now
 
     with _sessions()() as session, session.begin():
         revoke_now(session, key_id)
@@ -159,7 +159,7 @@ def keys_rotate(
 ) -> None:
     """Replace a key with a new one (same agency and domains), printed alone on the last line;
     the old key stops working after the grace period."""
-    from command_center.feeds import rotate_key
+    from command_center.keys import rotate_key
 
     with _sessions()() as session, session.begin():
         key, new, old = rotate_key(session, key_id, grace_seconds)

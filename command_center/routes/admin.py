@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from command_center.auth import Role, UserPrincipal, create_key, parse_domains
 from command_center.deadletters import dead_letter_json, get_dead_letter, list_dead_letters, redrive
 from command_center.deps import RuntimeDep, UserDep
-from command_center.feeds import key_json, list_keys, revoke_now, rotate_key
+from command_center.keys import key_json, list_keys, revoke_now, rotate_key
 from infra.errors import PermissionDenied
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
