@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from command_center.intake.files import Upload
 from command_center.intake.geojson_profiles import PROFILES
-from command_center.intake.push import PushOptions, Summary, Upload, push_paths
+from command_center.intake.push import PushOptions, Summary, push_paths
 from streams.domain import Domain
 
 app = typer.Typer(help="Push feed files to a server.", no_args_is_help=True)
