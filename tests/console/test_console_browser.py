@@ -149,6 +149,17 @@ def test_operator_sees_a_call_live_and_opens_it(
     page.keyboard.press("Enter")
     page.locator("#details").wait_for(state="visible")
 
+    # Acknowledging from the details panel goes through the commands API and comes back to
+    # every console as a delta: the status changes and the button goes away.
+    page.click("#details-ack")
+    page.locator("#details-ack").wait_for(state="detached", timeout=5000)
+    assert "已确认" in page.text_content("#details-body")
+    acknowledged = httpx.get(
+        f"{base}/api/v1/incidents/{incident['id']}", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert acknowledged["status"] == "acknowledged"
+    assert acknowledged["version"] == incident["version"] + 1
+
     # A lost delta (a gap in seq) makes the console ask for a fresh snapshot, and an incident it
     # was never told about by a snapshot does not survive that.
     seq = page.evaluate("window.__linkage.live.seq")

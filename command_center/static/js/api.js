@@ -69,6 +69,29 @@ export async function getJSON(path, { signal } = {}) {
   return response.json();
 }
 
+// Operator commands carry an Idempotency-Key so that a retry after a network blip is a no-op.
+// (crypto.randomUUID exists only in secure contexts; a console on plain http off loopback
+// still needs a key.)
+function idempotencyKey() {
+  return globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+export async function sendCommand(incidentId, command) {
+  const headers = {
+    Accept: 'application/json',
+    'Content-Type': 'application/json',
+    'Idempotency-Key': idempotencyKey(),
+  };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const path = `/api/v1/incidents/${encodeURIComponent(incidentId)}/commands`;
+  const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(command) });
+  if (response.status === 401) throw new AuthError('not signed in');
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer?.error?.message ?? `HTTP ${response.status}`);
+  return answer;
+}
+
 // True when the server still accepts the token; used after websocket failures, because a
 // refused websocket handshake does not tell the browser why it was refused.
 export async function tokenAccepted() {

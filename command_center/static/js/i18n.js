@@ -70,6 +70,8 @@ const STRINGS = {
     explanation: '研判依据',
     tasks: '联动任务',
     noTasks: '暂无任务',
+    acknowledge: '确认接警',
+    ackFailed: '确认失败',
   },
   en: {
     appTitle: 'Linkage emergency command console',
@@ -139,6 +141,8 @@ const STRINGS = {
     explanation: 'Why this level',
     tasks: 'Tasks by agency',
     noTasks: 'No tasks yet',
+    acknowledge: 'Acknowledge',
+    ackFailed: 'Could not acknowledge',
   },
 };
 

@@ -4,6 +4,7 @@
 import { t, label, agencyName, bilingual, formatTime } from './i18n.js';
 import { placeName, resolvePlace } from './geo.js';
 import { incidentPoint } from './store.js';
+import { sendCommand } from './api.js';
 
 function el(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
@@ -166,6 +167,7 @@ export class DetailsPanel {
     const list = el('dl', {}, facts.map(([key, value]) => [el('dt', {}, t(key)), el('dd', {}, value)]));
     this.body.replaceChildren(
       list,
+      this.#actions(incident),
       el('h3', {}, t('explanation')),
       el('p', { class: 'explanation', id: 'details-explanation' }, incident.explanation || '—'),
       el('h3', {}, t('tasks')),
@@ -176,6 +178,25 @@ export class DetailsPanel {
         if (name && this.incidentId === incident.id) this.render(incident);
       });
     }
+  }
+
+  // Acknowledging is the one command every new incident needs; the delta that follows re-renders
+  // the panel, so the button only has to report failures.
+  #actions(incident) {
+    if (incident.status !== 'new') return null;
+    const status = el('span', { class: 'muted', role: 'status' });
+    const button = el('button', { type: 'button', id: 'details-ack', class: 'ack' }, t('acknowledge'));
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      status.textContent = '';
+      try {
+        await sendCommand(incident.id, { command: 'acknowledge', expected_version: incident.version });
+      } catch (error) {
+        status.textContent = `${t('ackFailed')}: ${error.message}`;
+        button.disabled = false;
+      }
+    });
+    return el('div', { class: 'actions' }, button, status);
   }
 
   // Tasks are grouped by agency, the lead agency (first task) first, as the rules order them.
