@@ -42,6 +42,10 @@ _DEPTH = {
     "MultiPolygon": 4,
 }
 
+_INF = math.inf
+# A tuple, not ``int | float``: that union would be built again on every call.
+_NUMBER = (int, float)
+
 
 class Geometry(BaseModel):
     """A GeoJSON geometry (RFC 7946 types, no GeometryCollection), coordinates finite."""
@@ -57,6 +61,13 @@ class Geometry(BaseModel):
         kind = info.data.get("type")
         if kind is None:
             return value
+        # Nearly every event is a Point of two plain floats: accept that without the general
+        # walk. NaN fails both comparisons and so do the infinities; anything else (ints, a z,
+        # bad input) takes the general path, which words the refusals.
+        if kind == "Point" and len(value) == 2:
+            x, y = value
+            if type(x) is float and type(y) is float and -_INF < x < _INF and -_INF < y < _INF:
+                return value
         count = _check_positions(value, _DEPTH[kind], kind)
         if count == 0:
             raise ValueError(f"{kind} has no positions")
@@ -72,9 +83,17 @@ def _check_positions(value: Any, depth: int, kind: str) -> int:
         if not 2 <= len(value) <= 3:
             raise ValueError("a position is [x, y] or [x, y, z]")
         for number in value:
-            if isinstance(number, bool) or not isinstance(number, int | float):
+            if type(number) is float:  # the common case first: no isinstance, no call
+                if -_INF < number < _INF:
+                    continue
+                raise ValueError("a position holds finite numbers only (no NaN or Infinity)")
+            if isinstance(number, bool) or not isinstance(number, _NUMBER):
                 raise ValueError("a position holds numbers only")
-            if not math.isfinite(number):
+            try:
+                finite = math.isfinite(number)
+            except OverflowError:  # an integer beyond any float: no finite coordinate
+                finite = False
+            if not finite:
                 raise ValueError("a position holds finite numbers only (no NaN or Infinity)")
         return 1
     total = 0
@@ -127,7 +146,7 @@ class EventEnvelope(BaseModel):
     @classmethod
     def _no_bare_numbers(cls, value: Any) -> Any:
         # A bare number could be seconds or milliseconds since 1970: ambiguous, so refused.
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, _NUMBER) and not isinstance(value, bool):
             raise ValueError("give an ISO 8601 time with its zone, e.g. 2023-07-31T08:12:00+08:00")
         return value
 
