@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 import uvicorn
@@ -48,6 +49,10 @@ async def run_server(
                     f"could not listen on {config.host}:{config.port} (in use?)"
                 )
             await asyncio.sleep(0.05)
+        # Everything alive now (modules, geodata, the jurisdiction grid: ~190,000 objects) lives
+        # as long as the process; frozen, full collections stop walking it (~100 ms → ~4 ms
+        # each, measured under intake load).
+        gc.freeze()
         bound = server.servers[0].sockets[0].getsockname() if server.servers else None
         actual_port = bound[1] if bound else config.port
         url = f"http://{_display_host(config.host)}:{actual_port}"
