@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import json
 import os
@@ -155,11 +156,10 @@ def wait_healthy(url: str, child: subprocess.Popen[bytes], log: Path) -> None:
     while time.monotonic() < deadline:
         if child.poll() is not None:
             raise SystemExit(f"server exited:\n{log.read_text()[-3000:]}")
-        try:
+        # Not listening yet is the expected answer while the server starts: poll again.
+        with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
         time.sleep(0.1)
     raise SystemExit(f"{url} not healthy:\n{log.read_text()[-3000:]}")
 

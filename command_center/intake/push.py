@@ -11,6 +11,7 @@ bad record does not keep its 499 neighbours out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,11 +79,10 @@ def retry_after(response: httpx.Response, attempt: int) -> float:
     value = response.headers.get("retry-after", "").strip()
     if value.isdigit():
         return float(value)
+    # An unreadable HTTP date is no reason to give up: fall back to our own backoff.
     if value:
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
-        except (TypeError, ValueError):
-            pass
     return _backoff(attempt)
 
 
